@@ -1,0 +1,335 @@
+"""The ``paperbot`` command: the local harness (ask, today, repl, stats), library upkeep, the bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from bot.render.text import render_answer, render_digest, render_paper
+
+log = logging.getLogger("paperbot")
+
+SAMPLE_QUESTION = "Is there a paper on pruning convolutional filters for medical images?"
+EXIT_USAGE = 2
+
+
+def _progress_factory() -> Callable[[int, str], Callable[[int], None]] | None:
+    """A tqdm progress bar on stderr for long index builds (none when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    def factory(total: int, desc: str) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr, disable=None, leave=False)
+
+        def update(k: int) -> None:
+            bar.update(k)
+            if bar.n >= total:
+                bar.close()
+
+        return update
+
+    return factory
+
+
+def _open_library(args: argparse.Namespace, *, seed: bool = True):  # noqa: ANN202 - Library imported lazily
+    from retrieval.library import Library
+
+    return Library.open(args.data_dir, model=args.model, seed_default_corpus=seed, progress=_progress_factory())
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 25:
+        raise argparse.ArgumentTypeError("must be between 1 and 25")
+    return number
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Answer one question, or one per line of standard input with ``-``."""
+    from retrieval.text import clean_question, has_content
+
+    if args.question != "-" and not has_content(clean_question(args.question)) and not args.json:
+        print("error: the question is empty; ask something like: paperbot ask 'papers on model merging?'", file=sys.stderr)
+        return EXIT_USAGE
+    library = _open_library(args)
+    if args.question == "-":
+        for line in sys.stdin:
+            answer = library.ask(line.rstrip("\n"), args.top_k)
+            out.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
+            out.flush()
+        return 0
+    answer = library.ask(args.question, args.top_k)
+    if args.json:
+        out.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
+    else:
+        out.write(render_answer(answer) + "\n")
+    return 0
+
+
+def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Print the digest of the newest day (or ``--date``)."""
+    library = _open_library(args)
+    topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
+    out.write(render_digest(library.digest(args.date, topics=topics, limit=args.limit)) + "\n")
+    return 0
+
+
+def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Show one paper by id or title."""
+    library = _open_library(args)
+    paper = library.find_paper(args.query)
+    if paper is None:
+        print(f"no paper matches {args.query!r}", file=sys.stderr)
+        return 1
+    out.write(render_paper(paper) + "\n")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Print library counts and sizes."""
+    stats = asdict(_open_library(args).stats())
+    if args.json:
+        out.write(json.dumps(stats, default=str) + "\n")
+        return 0
+    for key, value in stats.items():
+        out.write(f"{key.replace('_', ' ')}: {value}\n")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Import a JSONL corpus and/or saved pages, then bring the index up to date."""
+    from retrieval.jsonl import read_jsonl
+    from retrieval.pages import parse_pages_dir
+
+    papers = []
+    errors = 0
+    if args.corpus:
+        if not args.corpus.is_file():
+            print(f"error: no such file: {args.corpus}", file=sys.stderr)
+            return EXIT_USAGE
+        read = read_jsonl(args.corpus)
+        papers.extend(read.papers)
+        for number, why in read.errors:
+            print(f"{args.corpus}:{number}: skipped: {why}", file=sys.stderr)
+        errors = len(read.errors)
+    if args.pages:
+        papers.extend(parse_pages_dir(args.pages))
+    library = _open_library(args, seed=not args.no_default_corpus)
+    report = library.add_papers(papers) if papers else None
+    if args.rebuild:
+        library.index.rebuild(library.store)
+    new, updated = (len(report.new), len(report.updated)) if report else (0, 0)
+    unchanged = report.unchanged if report else 0
+    out.write(
+        f"{new} new, {updated} updated, {unchanged} unchanged, {errors} skipped; "
+        f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
+    )
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Pull the Hugging Face daily papers for a day or a range of days."""
+    import asyncio
+
+    from retrieval.feed import days_between, fetch_days, utc_today
+
+    today = utc_today()
+    try:
+        days = days_between(args.since, today) if args.since else [args.date or today]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    library = _open_library(args)
+    report = asyncio.run(fetch_days(library, days, base_url=args.base))
+    out.write(report.summary() + "\n")
+    return 0 if report.ok or len(report.failed) < len(days) else 1
+
+
+def cmd_repl(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """An interactive loop: questions, or :today, :stats, :quit."""
+    library = _open_library(args)
+    out.write(f"paperbot — {library.store.count()} papers. Ask a question; :today, :stats, :quit.\n")
+    while True:
+        try:
+            line = input("? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.write("\n")
+            return 0
+        if line in {":q", ":quit", ":exit"}:
+            return 0
+        if line == ":today":
+            out.write(render_digest(library.digest()) + "\n")
+        elif line == ":stats":
+            out.write(json.dumps(asdict(library.stats()), default=str, indent=2) + "\n")
+        elif line:
+            out.write(render_answer(library.ask(line, args.top_k)) + "\n")
+
+
+def cmd_start(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """``make run``: the bot when DISCORD_TOKEN is set, else the local harness."""
+    if os.environ.get("DISCORD_TOKEN", "").strip():
+        return cmd_run(args)
+    if sys.stdin.isatty():
+        return cmd_repl(args, out)
+    # Not interactive: show that it works, then exit.
+    library = _open_library(args)
+    out.write(f"DISCORD_TOKEN is not set: running the local harness.\n\n? {SAMPLE_QUESTION}\n")
+    out.write(render_answer(library.ask(SAMPLE_QUESTION, args.top_k)) + "\n\n")
+    out.write(render_digest(library.digest()) + "\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Start the Discord bot."""
+    from bot.app import run_bot
+    from bot.config import BotConfig, ConfigError
+
+    try:
+        config = BotConfig.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_bot(config)
+
+
+def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run the benchmark and print its figures."""
+    from retrieval.bench import run_bench
+
+    results = run_bench(args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out)
+    if args.json:
+        out.write(json.dumps(results, default=str) + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Measure retrieval and answer quality on question sets."""
+    from retrieval.evaluate import evaluate, format_report
+
+    library = _open_library(args)
+    report = evaluate(library, args.questions, args.unanswerable, top_k=args.top_k)
+    out.write((json.dumps(report) if args.json else format_report(report)) + "\n")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``paperbot``."""
+    parser = argparse.ArgumentParser(prog="paperbot", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=None, help="library folder (env PAPERBOT_DATA_DIR)")
+    parser.add_argument("--model", default=None, help="embedding model (env PAPERBOT_MODEL)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ask", help="answer a question from the library")
+    p.add_argument("question", help="the question, or - to read one question a line from standard input")
+    p.add_argument("--json", action="store_true", help="print one JSON object (always with -)")
+    p.add_argument("--top-k", type=_positive, default=5, help="how many sources (1-25, default 5)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("today", help="the digest of the newest day, as the Discord post reads")
+    p.add_argument("--date", type=_parse_day, default=None, help="a day (YYYY-MM-DD) instead of the newest")
+    p.add_argument("--topics", default="", help="comma-separated topics to rank by")
+    p.add_argument("--limit", type=_positive, default=10, help="how many papers (default 10)")
+    p.set_defaults(func=cmd_today)
+
+    p = sub.add_parser("paper", help="show one paper by id or title")
+    p.add_argument("query")
+    p.set_defaults(func=cmd_paper)
+
+    p = sub.add_parser("repl", help="ask questions interactively")
+    p.add_argument("--top-k", type=_positive, default=5)
+    p.set_defaults(func=cmd_repl)
+
+    p = sub.add_parser("stats", help="papers, sources, index size, model, data dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("index", help="import papers and update the index")
+    p.add_argument("--corpus", type=Path, help="a JSONL file: id, title, abstract [, url, arxiv_id, authors, ...]")
+    p.add_argument("--pages", type=Path, help="a folder of saved Hugging Face papers pages")
+    p.add_argument("--no-default-corpus", action="store_true", help="do not seed an empty library with the bundled pages")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("fetch", help="pull the Hugging Face daily papers")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_parse_day, help="one day (default: today, UTC)")
+    when.add_argument("--since", type=_parse_day, help="every day from this one to today")
+    p.add_argument("--base", default=None, help="API base URL (env PAPERBOT_HF_BASE, default https://huggingface.co)")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
+    p.add_argument("--top-k", type=_positive, default=5)
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("run", help="start the Discord bot")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
+    p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="synthetic library sizes")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
+    p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
+    p.add_argument("--questions", type=Path, default=Path("tests/data/dev_questions.jsonl"))
+    p.add_argument("--unanswerable", type=Path, default=Path("tests/data/dev_unanswerable.jsonl"))
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``paperbot`` console script."""
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        for noisy in ("faiss.loader", "sentence_transformers", "httpx", "transformers"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    started = time.perf_counter()
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
+        from retrieval.db import DatabaseError
+        from retrieval.embedder import EmbedderError
+
+        if isinstance(exc, DatabaseError | EmbedderError | OSError):
+            log.debug("failed", exc_info=True)
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+    finally:
+        log.info("%s took %.2f s", args.command, time.perf_counter() - started)

@@ -1,0 +1,74 @@
+"""Plain-text rendering for the local harness: pure functions from dataclasses to text."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from retrieval.models import Answer, Digest, Paper
+
+
+def _day(day: date) -> str:
+    return day.strftime("%a %d %b %Y")
+
+
+def paper_meta(paper: Paper) -> str:
+    """"⬆ 3 · 6 authors · 30 Sep 2022": what the library knows beside the title."""
+    parts: list[str] = []
+    if paper.upvotes:
+        parts.append(f"⬆ {paper.upvotes}")
+    if paper.authors:
+        shown = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
+        parts.append(shown)
+    elif paper.author_count:
+        parts.append(f"{paper.author_count} author{'s' if paper.author_count != 1 else ''}")
+    if paper.published:
+        parts.append(paper.published.strftime("%d %b %Y"))
+    return " · ".join(parts)
+
+
+def render_answer(answer: Answer) -> str:
+    """The readable answer of ``paperbot ask``."""
+    lines = [answer.text]
+    if not answer.abstained and answer.sources:
+        lines.append("")
+        lines.append("Sources:")
+        for rank, source in enumerate(answer.sources, start=1):
+            lines.append(f"{rank}. {source.title}")
+            lines.append("   " + "  ".join(link.url for link in source.links))
+    lines.append("")
+    lines.append(f"({len(answer.sources)} sources from {answer.library_size} papers, {answer.took_ms:.0f} ms)")
+    return "\n".join(lines)
+
+
+def render_digest(digest: Digest) -> str:
+    """The digest as the daily Discord post reads, in text."""
+    if digest.day is None:
+        return "The library has no dated papers yet: run `paperbot fetch` to pull today's papers."
+    if not digest.entries:
+        return f"No papers for {_day(digest.day)}."
+    header = f"📰 Papers of {_day(digest.day)}"
+    if digest.topics:
+        header += f" — topics: {', '.join(digest.topics)}"
+    shown = len(digest.entries)
+    lines = [header, f"{shown} of {digest.total} papers" if shown < digest.total else f"{shown} papers", ""]
+    for rank, entry in enumerate(digest.entries, start=1):
+        paper = entry.paper
+        lines.append(f"{rank}. {paper.title}")
+        meta = paper_meta(paper)
+        if meta:
+            lines.append(f"   {meta}")
+        lines.append("   " + "  ".join(f"{link.label}: {link.url}" for link in entry.links))
+    return "\n".join(lines)
+
+
+def render_paper(paper: Paper) -> str:
+    """One paper in full: title, metadata, abstract, links."""
+    from retrieval.links import paper_links
+
+    lines = [paper.title]
+    meta = paper_meta(paper)
+    if meta:
+        lines.append(meta)
+    lines += ["", paper.abstract, ""]
+    lines += [f"{link.label}: {link.url}" for link in paper_links(paper)]
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""The SQLite database: one file, WAL mode, schema migrations by ``user_version``.
+
+All SQLite I/O of the project goes through a :class:`Database`. It is safe to share
+between threads (calls are serialized by a lock) because the Discord adapter runs
+library work in ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Each entry upgrades the schema by one version; never edit a shipped entry, append.
+MIGRATIONS: tuple[str, ...] = (
+    # v1: papers, the days listings showed them, full-text index, bot state.
+    """
+    CREATE TABLE papers (
+        id INTEGER PRIMARY KEY,
+        ext_id TEXT NOT NULL UNIQUE,
+        arxiv_id TEXT UNIQUE,
+        title TEXT NOT NULL,
+        norm_title TEXT NOT NULL,
+        abstract TEXT NOT NULL,
+        url TEXT,
+        authors TEXT NOT NULL DEFAULT '[]',
+        author_count INTEGER,
+        published TEXT,
+        upvotes INTEGER,
+        github TEXT,
+        project_page TEXT,
+        source TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE INDEX papers_norm_title ON papers(norm_title);
+    CREATE TABLE paper_days (
+        paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        PRIMARY KEY (paper_id, day)
+    );
+    CREATE INDEX paper_days_day ON paper_days(day);
+    CREATE VIRTUAL TABLE papers_fts USING fts5(
+        title, abstract, content='papers', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER papers_ai AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);
+    END;
+    CREATE TRIGGER papers_ad AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract)
+        VALUES ('delete', old.id, old.title, old.abstract);
+    END;
+    CREATE TRIGGER papers_au AFTER UPDATE OF title, abstract ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract)
+        VALUES ('delete', old.id, old.title, old.abstract);
+        INSERT INTO papers_fts(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);
+    END;
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL,
+        post_time TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        topics TEXT NOT NULL DEFAULT '[]',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        last_error TEXT,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE TABLE digest_log (
+        channel_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message_id INTEGER,
+        claimed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        PRIMARY KEY (channel_id, day)
+    );
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        question TEXT NOT NULL,
+        paper_ext_id TEXT,
+        user_id INTEGER NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        UNIQUE (question, paper_ext_id, user_id)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class DatabaseError(RuntimeError):
+    """The database file cannot be opened or is not a paperbot library."""
+
+
+class Database:
+    """A thread-safe SQLite connection with migrations applied on open."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0, isolation_level=None)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot open library database {path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            try:
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+            if version > SCHEMA_VERSION:
+                raise DatabaseError(
+                    f"{self.path} has schema v{version}, newer than this paperbot (v{SCHEMA_VERSION}); upgrade paperbot"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                log.info("migrating %s to schema v%d", self.path, number + 1)
+                # executescript commits first; wrap the migration and its version bump together.
+                self._conn.executescript(f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;")
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block atomically (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on error)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Serialized access for reads (autocommit; each statement sees committed data)."""
+        with self._lock:
+            yield self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,190 @@
+"""The paper library: one object that the CLI harness and the Discord adapter both use.
+
+It owns the store, the dense index and the embedder, and exposes the operations users
+see: ask, digest, find and suggest papers, add papers. Everything here is synchronous
+and blocking; async callers run it in ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from retrieval.db import Database
+from retrieval.digest import build_digest
+from retrieval.embedder import DEFAULT_MODEL, Embedder, load_embedder
+from retrieval.index import DenseIndex
+from retrieval.models import Answer, Digest, Hit, Paper
+from retrieval.pages import DEFAULT_PAGES_DIR, parse_pages_dir
+from retrieval.responder import compose_answer, empty_answer
+from retrieval.search import HybridSearcher
+from retrieval.store import PaperStore, UpsertReport
+from retrieval.text import clean_question, has_content
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "library.sqlite3"
+INDEX_DIR = "index"
+
+ProgressFactory = Callable[[int, str], Callable[[int], None]]
+
+
+def default_data_dir() -> Path:
+    """``$PAPERBOT_DATA_DIR``, else the per-user data folder."""
+    env = os.environ.get("PAPERBOT_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("paperbot", appauthor=False))
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    """What ``paperbot stats`` shows."""
+
+    papers: int
+    sources: dict[str, int]
+    newest_day: date | None
+    index_vectors: int
+    index_sentences: int
+    index_bytes: int
+    index_type: str
+    model: str
+    dimension: int
+    data_dir: str
+
+
+class Library:
+    """Store + index + embedder behind the operations users see."""
+
+    def __init__(self, data_dir: Path, db: Database, embedder: Embedder, index: DenseIndex) -> None:
+        self.data_dir = data_dir
+        self.db = db
+        self.store = PaperStore(db)
+        self.embedder = embedder
+        self.index = index
+        self.searcher = HybridSearcher(self.store, self.index, self.embedder)
+        # Index updates (add_papers) and searches must not interleave across threads.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | None = None,
+        *,
+        model: str | None = None,
+        seed_default_corpus: bool = True,
+        progress: ProgressFactory | None = None,
+    ) -> Library:
+        """Open (creating if needed) the library in ``data_dir``.
+
+        An empty library is seeded with the bundled pages. The dense index is loaded,
+        extended with papers it lacks, or rebuilt when missing, corrupt or built by
+        another model.
+        """
+        data_dir = Path(data_dir) if data_dir else default_data_dir()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(data_dir / DB_NAME)
+        store = PaperStore(db)
+        if seed_default_corpus and store.count() == 0:
+            papers = parse_pages_dir(DEFAULT_PAGES_DIR)
+            report = store.upsert(papers)
+            log.info("seeded the library with %d bundled papers", len(report.new))
+        embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
+        index = DenseIndex.open(data_dir / INDEX_DIR, store, embedder, progress=progress)
+        return cls(data_dir, db, embedder, index)
+
+    # -- questions -----------------------------------------------------------------------
+
+    def ask(self, question: str, top_k: int = 5) -> Answer:
+        """Answer a question from the abstracts, or abstain; never raises on bad input."""
+        started = time.perf_counter()
+        cleaned = clean_question(question)
+        top_k = max(1, min(int(top_k), 25))
+        if not has_content(cleaned):
+            return empty_answer(cleaned, self.store.count(), (time.perf_counter() - started) * 1000)
+        with self._lock:
+            result = self.searcher.search(cleaned, top_k)
+        return compose_answer(cleaned, result, started=started)
+
+    def search(self, query: str, top_k: int = 10) -> list[Hit]:
+        """Ranked papers for a query (hybrid dense + lexical, exact matches first)."""
+        cleaned = clean_question(query)
+        if not has_content(cleaned):
+            return []
+        with self._lock:
+            return self.searcher.search(cleaned, top_k).hits
+
+    def similar(self, paper_id: int, top_k: int = 5) -> list[Hit]:
+        """Papers most like a given one (for "More like this"), the paper itself left out."""
+        with self._lock:
+            return self.searcher.similar(paper_id, top_k)
+
+    # -- papers --------------------------------------------------------------------------
+
+    def get_paper(self, paper_id: int) -> Paper | None:
+        """A paper by row id."""
+        return self.store.get(paper_id)
+
+    def find_paper(self, query: str) -> Paper | None:
+        """A paper by exact id or title, else the best search hit."""
+        cleaned = clean_question(query)
+        if not has_content(cleaned):
+            return None
+        exact = self.store.get_by_ext_id(cleaned.strip()) or next(
+            iter(self.store.get_many(self.store.find_exact(cleaned)).values()), None
+        )
+        if exact:
+            return exact
+        hits = self.search(cleaned, 1)
+        return hits[0].paper if hits else None
+
+    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
+        """(id, title) pairs for autocomplete."""
+        return self.store.suggest_titles(clean_question(prefix, 200), limit)
+
+    def add_papers(self, papers: Sequence[Paper]) -> UpsertReport:
+        """Upsert papers in one transaction, then embed and index what is new or changed."""
+        with self._lock:
+            report = self.store.upsert(papers)
+            if report.new or report.updated:
+                self.index.sync(self.store)
+            return report
+
+    # -- digest and stats ----------------------------------------------------------------
+
+    def digest(self, day: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
+        """The papers of ``day`` (default: the newest day the library has), ranked."""
+        day = day or self.store.newest_day()
+        papers = self.store.papers_on(day) if day else []
+        topic_scores: dict[int, float] | None = None
+        if topics and papers:
+            with self._lock:
+                topic_scores = self.searcher.topic_scores(papers, topics)
+        return build_digest(day, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
+
+    def stats(self) -> LibraryStats:
+        """Counts and sizes for ``paperbot stats``."""
+        return LibraryStats(
+            papers=self.store.count(),
+            sources=self.store.source_counts(),
+            newest_day=self.store.newest_day(),
+            index_vectors=self.index.size,
+            index_sentences=self.index.sentence_count,
+            index_bytes=self.index.disk_bytes(),
+            index_type=self.index.index_type,
+            model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            data_dir=str(self.data_dir),
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()

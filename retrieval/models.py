@@ -1,0 +1,125 @@
+"""Plain dataclasses that cross module boundaries: papers, hits, answers, digests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as the library knows it.
+
+    ``id`` is the store's row id (None before the paper is stored); ``ext_id`` is the
+    stable public id shown to users and in JSON output (the JSONL ``id``, the arXiv id,
+    or a title-derived slug for saved pages, which carry no id).
+    """
+
+    title: str
+    abstract: str
+    id: int | None = None
+    ext_id: str | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    author_count: int | None = None
+    published: date | None = None
+    upvotes: int | None = None
+    github: str | None = None
+    project_page: str | None = None
+    # The day a listing (saved page or daily feed) showed this paper; drives the digest.
+    listed_on: date | None = None
+    source: str = "unknown"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A labelled URL (Hugging Face, arXiv, code, project page, search)."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A paper retrieved for a query, with the scores that ranked it."""
+
+    paper: Paper
+    score: float
+    best_sentence: str = ""
+    sentence_score: float = 0.0
+    dense_score: float = 0.0
+    lexical_score: float = 0.0
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """A cited paper in an answer: what a renderer needs, nothing more."""
+
+    id: str
+    paper_id: int
+    title: str
+    url: str
+    score: float
+    quote: str
+    links: tuple[Link, ...] = ()
+    authors: tuple[str, ...] = ()
+    published: date | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A sentence taken verbatim from an abstract, with the index of its source."""
+
+    text: str
+    source_index: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer: quotes from abstracts, cited sources, or an abstention."""
+
+    question: str
+    text: str
+    abstained: bool
+    sources: tuple[Source, ...]
+    quotes: tuple[Quote, ...] = ()
+    took_ms: float = 0.0
+    library_size: int = 0
+    # Why there is no answer: "empty" (no usable question), "not_covered", or "".
+    reason: str = ""
+    confidence: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON contract of ``paperbot ask --json``."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "sources": [
+                {"id": s.id, "title": s.title, "url": s.url, "score": round(s.score, 6), "quote": s.quote}
+                for s in self.sources
+            ],
+            "took_ms": round(self.took_ms, 3),
+        }
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One paper in a digest, with the links to show for it."""
+
+    paper: Paper
+    links: tuple[Link, ...] = ()
+    topic_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The papers of one day, ranked; ``day`` is None when the library has no dated papers."""
+
+    day: date | None
+    entries: tuple[DigestEntry, ...]
+    total: int
+    topics: tuple[str, ...] = field(default_factory=tuple)

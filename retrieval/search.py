@@ -1,0 +1,176 @@
+"""Hybrid retrieval: dense (paper and best-sentence cosine) + lexical BM25, fused by rank.
+
+Every candidate from either retriever is scored on all three signals, then the three
+rankings are combined by weighted reciprocal rank fusion; exact title or arXiv-id
+matches go first. Scoring a paper by its best-matching sentence as well as by its whole
+text matters for one-sentence claims and for long abstracts the model truncates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retrieval.embedder import Embedder
+from retrieval.index import DenseIndex
+from retrieval.models import Hit, Paper
+from retrieval.store import PaperStore
+from retrieval.text import query_terms, split_sentences
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 100
+RRF_K = 60.0
+
+
+def _weights() -> tuple[float, float, float]:
+    raw = os.environ.get("PAPERBOT_FUSION_WEIGHTS", "")
+    if raw:
+        try:
+            doc, sent, lex = (float(x) for x in raw.split(","))
+            return doc, sent, lex
+        except ValueError:
+            log.warning("ignoring malformed PAPERBOT_FUSION_WEIGHTS=%r (want three numbers)", raw)
+    return 1.0, 1.0, 1.0
+
+
+FUSION_WEIGHTS = _weights()
+
+
+@dataclass
+class SearchResult:
+    """Ranked hits plus the signals the responder uses to decide whether to abstain."""
+
+    query: str
+    hits: list[Hit]
+    library_size: int
+    query_vector: np.ndarray
+    terms: list[str] = field(default_factory=list)
+    # Fraction of the query's content words found in the top paper (lexical coverage).
+    term_coverage: float = 0.0
+    # Cosine of the best sentence / paper among all candidates.
+    top_sentence: float = 0.0
+    top_doc: float = 0.0
+    # Each hit's abstract sentences with their cosine to the query, best first (by paper id).
+    sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+
+
+def _ranks(scores: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """1-based rank of each score (higher first); invalid entries get +inf."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    if valid is not None:
+        ranks[~valid] = np.inf
+    return ranks
+
+
+def _covered(term: str, text: str) -> bool:
+    # Prefix match so "pruning" finds "prune"/"pruned" cheaply without a stemmer.
+    stem = term[: max(4, len(term) - 3)] if len(term) > 5 else term
+    return stem in text
+
+
+class HybridSearcher:
+    """Searches a store and its dense index."""
+
+    def __init__(self, store: PaperStore, index: DenseIndex, embedder: Embedder) -> None:
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+
+    def search(self, query: str, k: int) -> SearchResult:
+        """The ``k`` best papers for ``query`` with their best sentences and scores."""
+        if self.index.is_stale(self.store):
+            self.index.sync(self.store)
+        qvec = self.embedder.encode_query(query)
+        terms = query_terms(query)
+        n_cand = max(CANDIDATES, 4 * k)
+        dense = self.index.search(qvec, n_cand)
+        lexical = self.store.lexical_search(terms, n_cand)
+        exact = self.store.find_exact(query)
+        cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
+        size = self.index.size
+        if not cand_ids:
+            return SearchResult(query, [], size, qvec, terms)
+        ids = np.asarray(cand_ids)
+        doc = self.index.doc_scores(qvec, cand_ids)
+        sent = self.index.best_sentence_scores(qvec, cand_ids)
+        lex_map = dict(lexical)
+        lex = np.array([lex_map.get(i, 0.0) for i in cand_ids])
+        w_doc, w_sent, w_lex = FUSION_WEIGHTS
+        fused = w_doc / (RRF_K + _ranks(doc)) + w_sent / (RRF_K + _ranks(sent)) + w_lex / (RRF_K + _ranks(lex, lex > 0))
+        exact_set = set(exact)
+        fused = fused + np.array([1.0 if i in exact_set else 0.0 for i in cand_ids])
+        order = np.argsort(-fused, kind="stable")[:k]
+        top_ids = [int(ids[j]) for j in order]
+        papers = self.store.get_many(top_ids)
+        hits = []
+        ranked_sentences: dict[int, list[tuple[str, float]]] = {}
+        for j in order:
+            paper = papers.get(int(ids[j]))
+            if paper is None:  # deleted by another process since indexing
+                continue
+            ranked = ranked_sentences[int(ids[j])] = self.ranked_sentences(qvec, paper)
+            sentence, s_score = ranked[0]
+            hits.append(
+                Hit(
+                    paper=paper,
+                    score=float(fused[j]),
+                    best_sentence=sentence,
+                    sentence_score=s_score,
+                    dense_score=float(doc[j]),
+                    lexical_score=float(lex[j]),
+                    exact=int(ids[j]) in exact_set,
+                )
+            )
+        coverage = 0.0
+        if hits and terms:
+            text = f"{hits[0].paper.title} {hits[0].paper.abstract}".casefold()
+            coverage = sum(_covered(t, text) for t in terms) / len(terms)
+        return SearchResult(
+            query=query,
+            hits=hits,
+            library_size=size,
+            query_vector=qvec,
+            terms=terms,
+            term_coverage=coverage,
+            top_sentence=float(sent.max()),
+            top_doc=float(doc.max()),
+            sentences=ranked_sentences,
+        )
+
+    def ranked_sentences(self, qvec: np.ndarray, paper: Paper) -> list[tuple[str, float]]:
+        """Every sentence of a paper's abstract with its cosine to the query, best first."""
+        assert paper.id is not None
+        sentences = split_sentences(paper.abstract) or [paper.abstract]
+        scores = self.index.sentence_scores(qvec, paper.id)
+        if len(scores) != len(sentences):
+            return [(s, 0.0) for s in sentences]
+        return sorted(zip(sentences, (float(x) for x in scores), strict=True), key=lambda x: -x[1])
+
+    def similar(self, paper_id: int, k: int) -> list[Hit]:
+        """Papers nearest to a paper's own vector, the paper left out."""
+        vec = self.index.paper_vector(paper_id)
+        if vec is None:
+            return []
+        found = [(i, s) for i, s in self.index.search(vec, k + 1) if i != paper_id][:k]
+        papers = self.store.get_many([i for i, _ in found])
+        return [Hit(paper=papers[i], score=s, dense_score=s) for i, s in found if i in papers]
+
+    def topic_scores(self, papers: Sequence[Paper], topics: Sequence[str]) -> dict[int, float]:
+        """Each paper's best cosine to any of the topics (for ranking a digest)."""
+        if not papers or not topics:
+            return {}
+        tvecs = self.embedder.encode_small([t for t in topics if t.strip()])
+        ids = [p.id for p in papers if p.id is not None]
+        out: dict[int, float] = {}
+        for pid in ids:
+            vec = self.index.paper_vector(pid)
+            if vec is not None and len(tvecs):
+                out[pid] = float((tvecs @ vec).max())
+        return out

@@ -1,0 +1,156 @@
+"""Text normalization: titles, sentence splitting, question cleaning, query terms."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+MAX_QUESTION_CHARS = 500
+
+_WS = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Discord mentions and pings that must never reach a query or an answer.
+_MENTION = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>|@(?:everyone|here)\b")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+# Abbreviations after which a period does not end a sentence.
+_ABBREV = {
+    "e.g",
+    "i.e",
+    "et al",
+    "al",
+    "etc",
+    "vs",
+    "fig",
+    "figs",
+    "eq",
+    "eqs",
+    "sec",
+    "ref",
+    "refs",
+    "cf",
+    "approx",
+    "resp",
+    "no",
+    "nos",
+    "dr",
+    "mr",
+    "ms",
+    "prof",
+    "inc",
+    "ltd",
+    "jr",
+    "sr",
+    "st",
+    "vol",
+    "pp",
+    "ca",
+    "viz",
+    "tab",
+    "i.i.d",
+    "w.r.t",
+    "u.s",
+    "e.t.c",
+    "incl",
+    "min",
+    "max",
+    "avg",
+    "std",
+}
+_SENT_END = re.compile(r"[.!?](?:[\"'\u201d\u2019)\]]*)\s+(?=[\"'\u201c\u2018(\[]*[A-Z0-9\u00c0-\u024f])")
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren as at be because been before
+    being below between both but by can cannot could did do does doing don down during each few for
+    from further had has have having he her here hers herself him himself his how i if in into is
+    isn it its itself just let me more most my myself no nor not of off on once only or other ought
+    our ours ourselves out over own paper papers same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up very was
+    we were what when where which while who whom why will with would you your yours yourself
+    yourselves there's is there any anything something someone study studies work works show shows
+    shown find found research researchers propose proposed approach method methods use using used
+    based new novel
+    """.split()
+)
+
+
+def normalize_title(title: str) -> str:
+    """Case-, accent- and punctuation-insensitive form of a title, for deduplication and exact match."""
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return _WS.sub(" ", _NON_WORD.sub(" ", text)).strip()
+
+
+def title_slug(title: str) -> str:
+    """A stable id for a paper that has none (saved pages carry no arXiv id)."""
+    return "hf-" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:12]
+
+
+def text_hash(title: str, abstract: str) -> str:
+    """Fingerprint of the text the index embeds; a change means re-embedding."""
+    return hashlib.sha1(f"{title}\x1f{abstract}".encode()).hexdigest()
+
+
+def collapse_ws(text: str) -> str:
+    """Collapse runs of whitespace to single spaces and strip."""
+    return _WS.sub(" ", text).strip()
+
+
+def clean_question(raw: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """Strip mentions, control characters and excess whitespace; cap the length at a word boundary."""
+    text = unicodedata.normalize("NFC", raw or "")
+    text = _MENTION.sub(" ", text)
+    text = _CONTROL.sub(" ", text)
+    text = collapse_ws(text)
+    if len(text) > max_chars:
+        cut = text[:max_chars]
+        space = cut.rfind(" ")
+        text = cut[:space] if space > max_chars // 2 else cut
+    return text
+
+
+def has_content(question: str) -> bool:
+    """True when a cleaned question has at least one letter or digit to search for."""
+    return any(ch.isalnum() for ch in question)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an abstract into sentences, verbatim (each is a substring of ``text``).
+
+    Rule-based: a sentence ends at ``.``, ``!`` or ``?`` followed by space and an
+    upper-case letter or digit, unless the period closes a known abbreviation or a
+    single initial.
+    """
+    sentences: list[str] = []
+    start = 0
+    for match in _SENT_END.finditer(text):
+        end = match.start() + 1
+        chunk = text[start:end]
+        word = re.search(r"([\w.]+)\.$", chunk)
+        if word:
+            token = word.group(1).lower()
+            if token in _ABBREV or (len(token) == 1 and token.isalpha()):
+                continue
+        piece = text[start : match.end()].strip()
+        if piece:
+            sentences.append(piece)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def query_terms(text: str) -> list[str]:
+    """Content words of a query for the lexical index: lower-case, no stopwords, de-duplicated."""
+    seen: dict[str, None] = {}
+    for token in _NON_WORD.split(unicodedata.normalize("NFKC", text).casefold()):
+        token = token.strip("_")
+        if len(token) < 2 and not token.isdigit():
+            continue
+        if token in STOPWORDS:
+            continue
+        seen.setdefault(token, None)
+    return list(seen)
