@@ -67,7 +67,9 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from retrieval.text import clean_question, has_content
 
     if args.question != "-" and not has_content(clean_question(args.question)) and not args.json:
-        print("error: the question is empty; ask something like: paperbot ask 'papers on model merging?'", file=sys.stderr)
+        print(
+            "error: the question is empty; ask something like: paperbot ask 'papers on model merging?'", file=sys.stderr
+        )
         return EXIT_USAGE
     library = _open_library(args)
     if args.question == "-":
@@ -160,7 +162,7 @@ def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args)
     report = asyncio.run(fetch_days(library, days, base_url=args.base))
     out.write(report.summary() + "\n")
-    return 0 if report.ok or len(report.failed) < len(days) else 1
+    return 1 if report.all_failed else 0
 
 
 def cmd_repl(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -200,14 +202,9 @@ def cmd_start(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Start the Discord bot."""
     from bot.app import run_bot
-    from bot.config import BotConfig, ConfigError
 
-    try:
-        config = BotConfig.from_env()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return run_bot(config)
+    # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
+    return run_bot()
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -268,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="import papers and update the index")
     p.add_argument("--corpus", type=Path, help="a JSONL file: id, title, abstract [, url, arxiv_id, authors, ...]")
     p.add_argument("--pages", type=Path, help="a folder of saved Hugging Face papers pages")
-    p.add_argument("--no-default-corpus", action="store_true", help="do not seed an empty library with the bundled pages")
+    p.add_argument(
+        "--no-default-corpus", action="store_true", help="do not seed an empty library with the bundled pages"
+    )
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.set_defaults(func=cmd_index)
 
@@ -319,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.ERROR)
     started = time.perf_counter()
     try:
-        return int(args.func(args))
+        return int(args.func(args, sys.stdout))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback

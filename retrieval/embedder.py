@@ -96,7 +96,11 @@ class Embedder:
         for start in range(0, len(order), chunk):
             idx = order[start : start + chunk]
             vecs = model.encode(
-                [texts[i] for i in idx], batch_size=BULK_BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                [texts[i] for i in idx],
+                batch_size=BULK_BATCH,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
             parts.append(np.asarray(vecs, dtype=np.float32))
             if on_progress:

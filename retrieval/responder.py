@@ -16,13 +16,19 @@ from retrieval.search import SearchResult
 from retrieval.text import query_terms
 
 MAX_QUOTES = 3
-# A further quote must score within this margin of the best one to be worth showing.
-QUOTE_MARGIN = 0.08
+# Further quotes must score within this margin of the best sentence of the top paper.
+QUOTE_MARGIN = 0.25
+# Sentences of lower-ranked papers must beat the top paper's by this much to take a slot.
+OTHER_PAPER_PENALTY = 0.05
+# Weight of the share of question words a sentence contains, added to its cosine.
+OVERLAP_WEIGHT = 0.3
 
-# Abstention: a logistic model over two signals, the best sentence cosine among the
-# candidates and the share of the question's content words found in the top paper.
-# Fitted on the dev set (tests/data); see README "How it works" and `paperbot eval`.
-ABSTAIN_WEIGHTS = (14.0, 3.0)
+# Abstention: a logistic model over two measured signals, the best sentence cosine
+# among all candidates and the share of the question's content words found in the top
+# paper. Fitted on tests/data (answerable vs. out-of-library questions, 5-fold CV), then
+# regularized toward the cosine because the dev questions share many words with their
+# abstracts; see README "How it works" and `paperbot eval`.
+ABSTAIN_WEIGHTS = (10.0, 4.0)
 ABSTAIN_BIAS = -7.0
 ABSTAIN_THRESHOLD = 0.5
 
@@ -57,27 +63,27 @@ def _sentence_overlap(sentence: str, terms: set[str]) -> float:
 
 
 def select_quotes(result: SearchResult, ranked: list[list[tuple[str, float]]]) -> list[Quote]:
-    """Up to three sentences: the best of the top paper, then close runners-up from the top papers.
+    """Up to three sentences: the top paper's best, then its runners-up or a clearly better one elsewhere.
 
     ``ranked[i]`` holds hit i's sentences with their cosine to the question, best first.
+    A sentence's score is its cosine plus a little for each question word it contains.
     """
     terms = set(result.terms)
     scored: list[tuple[float, int, str]] = []
     for source_index, sentences in enumerate(ranked):
-        for text, cosine in sentences[:3]:
-            # A little lexical overlap breaks near-ties toward sentences that name the asked-about terms.
-            scored.append((cosine + 0.1 * _sentence_overlap(text, terms), source_index, text))
+        penalty = OTHER_PAPER_PENALTY if source_index else 0.0
+        for text, cosine in sentences:
+            scored.append((cosine + OVERLAP_WEIGHT * _sentence_overlap(text, terms) - penalty, source_index, text))
     if not scored:
         return []
-    top_first = [s for s in scored if s[1] == 0]
-    best = max(top_first or scored)
+    scored.sort(key=lambda s: -s[0])
+    best = next((s for s in scored if s[1] == 0), scored[0])
     quotes = [Quote(best[2], best[1], best[0])]
-    for score, source_index, text in sorted(scored, reverse=True):
+    for score, source_index, text in scored:
         if len(quotes) >= MAX_QUOTES:
             break
-        if text == best[2] or score < best[0] - QUOTE_MARGIN:
-            continue
-        quotes.append(Quote(text, source_index, score))
+        if text != best[2] and score >= best[0] - QUOTE_MARGIN:
+            quotes.append(Quote(text, source_index, score))
     # Present quotes grouped by paper, in rank order.
     return sorted(quotes, key=lambda q: (q.source_index, -q.score))
 

@@ -12,7 +12,7 @@ def _day(day: date) -> str:
 
 
 def paper_meta(paper: Paper) -> str:
-    """"⬆ 3 · 6 authors · 30 Sep 2022": what the library knows beside the title."""
+    """ "⬆ 3 · 6 authors · 30 Sep 2022": what the library knows beside the title."""
     parts: list[str] = []
     if paper.upvotes:
         parts.append(f"⬆ {paper.upvotes}")

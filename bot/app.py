@@ -1,0 +1,206 @@
+"""The Discord bot: setup, the central error handler, and :func:`run_bot` for ``paperbot run``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import BotConfig, ConfigError
+from bot.interactions import reply
+from bot.state import BotState
+from retrieval.models import Hit, Paper
+
+if TYPE_CHECKING:
+    from retrieval.library import Library
+
+log = logging.getLogger("paperbot")
+
+LibraryFactory = Callable[[], "Library"]
+
+# Exit codes of run_bot.
+EXIT_OK, EXIT_CONFIG, EXIT_LOGIN, EXIT_UNREACHABLE, EXIT_LIBRARY = 0, 2, 3, 4, 5
+
+
+class LibraryOpenError(RuntimeError):
+    """The paper library could not be opened at startup."""
+
+
+def error_message(error: app_commands.AppCommandError) -> tuple[str, bool]:
+    """What to tell the user about a failed command, and whether it was unexpected (log a traceback)."""
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Easy! You can ask again in {max(1, round(error.retry_after))} s.", False
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the **Manage Server** permission for this.", False
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return f"I am missing permissions here: {', '.join(error.missing_permissions)}.", False
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server.", False
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here.", False
+    if isinstance(error, app_commands.TransformerError):
+        return "I could not understand one of the options; please check it and try again.", False
+    return "Sorry, something went wrong on my side. It has been logged.", True
+
+
+class PaperBot(commands.Bot):
+    """The bot: one shared library, state in its database, cogs for the commands and the daily post."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        library_factory: LibraryFactory | None = None,
+        *,
+        library: Library | None = None,
+        **kwargs: object,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # Channels and our own permissions; no privileged intents.
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.config = config
+        self._library_factory = library_factory
+        self.library: Library = library  # type: ignore[assignment]  # set in setup_hook when None
+        self.state: BotState = BotState(library.db) if library is not None else None  # type: ignore[assignment]
+        self.tree.error(self.on_app_command_error)
+
+    async def setup_hook(self) -> None:
+        """Open the library (off the event loop), load the cogs, register the buttons, sync commands."""
+        if self.library is None:
+            if self._library_factory is None:
+                raise RuntimeError("PaperBot needs a library or a library_factory")
+            log.info("opening the paper library…")
+            try:
+                self.library = await asyncio.to_thread(self._library_factory)
+            except Exception as exc:
+                raise LibraryOpenError(f"cannot open the paper library: {exc}") from exc
+            self.state = BotState(self.library.db)
+        await self.add_cogs()
+        await self.sync_commands()
+
+    async def add_cogs(self) -> None:
+        """Add every cog and the persistent buttons."""
+        from bot.cogs.ask import AskCog, FeedbackButton, MoreLikeThisButton
+        from bot.cogs.digest import DigestCog
+        from bot.cogs.help import HelpCog
+        from bot.cogs.paper import PaperCog
+        from bot.cogs.today import TodayCog
+
+        for cog in (AskCog(self), PaperCog(self), TodayCog(self), DigestCog(self), HelpCog(self)):
+            await self.add_cog(cog)
+        self.add_dynamic_items(FeedbackButton, MoreLikeThisButton)
+
+    async def sync_commands(self) -> None:
+        """Sync slash commands to ``DISCORD_GUILD_ID`` (instant) or globally (may take up to an hour)."""
+        try:
+            if self.config.guild_id:
+                guild = discord.Object(id=self.config.guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %s", len(synced), self.config.guild_id)
+            else:
+                synced = await self.tree.sync()
+                log.info("synced %d global commands", len(synced))
+        except discord.HTTPException as exc:
+            # Commands synced earlier still work; a bad DISCORD_GUILD_ID is the usual cause.
+            log.error("could not sync slash commands (%s %s); check DISCORD_GUILD_ID", exc.status, exc.text)
+
+    async def on_ready(self) -> None:
+        """Log who we are and where."""
+        log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """The one error handler: a brief private reply to the user, the details in the log."""
+        message, unexpected = error_message(error)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        if unexpected:
+            original = getattr(error, "original", error)
+            log.error("command /%s failed", name, exc_info=(type(original), original, original.__traceback__))
+        else:
+            log.info("command /%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
+        await reply(interaction, message)
+
+    # Blocking helpers for the buttons (run through asyncio.to_thread).
+
+    def record_vote(self, question: str, paper_id: int, user_id: int, vote: int) -> None:
+        """Store a 👍/👎 for the paper with row id ``paper_id`` (0: no paper)."""
+        paper = self.library.get_paper(paper_id) if paper_id else None
+        self.state.record_feedback(question, paper.ext_id if paper else None, user_id, vote)
+
+    def similar_to(self, paper_id: int, top_k: int) -> tuple[Paper | None, list[Hit]]:
+        """A paper and the papers most like it."""
+        paper = self.library.get_paper(paper_id)
+        return paper, (self.library.similar(paper_id, top_k) if paper else [])
+
+
+class ShardedPaperBot(PaperBot, commands.AutoShardedBot):
+    """:class:`PaperBot` with automatic sharding (``PAPERBOT_SHARDED=true``), for large deployments."""
+
+
+def make_bot(config: BotConfig, library_factory: LibraryFactory | None = None, **kwargs: object) -> PaperBot:
+    """A bot of the kind the config asks for (sharded or not)."""
+    cls = ShardedPaperBot if config.sharded else PaperBot
+    return cls(config, library_factory, **kwargs)
+
+
+def _default_factory(config: BotConfig) -> LibraryFactory:
+    def open_library() -> Library:
+        from retrieval.library import Library
+
+        return Library.open(config.data_dir, model=config.model)
+
+    return open_library
+
+
+def _fail(code: int, message: str) -> int:
+    log.error(message)
+    if not logging.getLogger().handlers and not log.handlers:
+        print(f"error: {message}", file=sys.stderr)  # noqa: T201  # Logging not configured: still one line.
+    return code
+
+
+def run_bot(config: BotConfig | None = None, library_factory: LibraryFactory | None = None) -> int:
+    """Run the bot until stopped; returns the process exit code.
+
+    Misconfiguration and connection problems give one clear log line and a non-zero code (no
+    traceback): 2 missing or malformed settings/token, 3 token rejected by Discord, 4 Discord
+    unreachable, 5 library cannot be opened.
+    """
+    try:
+        config = config or BotConfig.from_env()
+        config.check_token()
+    except ConfigError as exc:
+        return _fail(EXIT_CONFIG, str(exc))
+    bot = make_bot(config, library_factory or _default_factory(config))
+
+    async def main() -> None:
+        async with bot:
+            await bot.start(config.token)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        log.info("stopped")
+    except LibraryOpenError as exc:
+        return _fail(EXIT_LIBRARY, str(exc))
+    except discord.LoginFailure:
+        return _fail(
+            EXIT_LOGIN, "Discord rejected DISCORD_TOKEN (login failed); reset the token in the developer portal"
+        )
+    except discord.PrivilegedIntentsRequired:
+        return _fail(EXIT_LOGIN, "Discord refused the gateway intents requested by the bot")
+    except (aiohttp.ClientConnectorError, discord.GatewayNotFound, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return _fail(EXIT_UNREACHABLE, f"cannot reach Discord ({type(exc).__name__}: {exc}); check the network")
+    return EXIT_OK

@@ -1,0 +1,158 @@
+"""``/ask``: an extractive answer from the abstracts, with feedback and "More like this" buttons.
+
+The buttons are :class:`discord.ui.DynamicItem` s: their custom ids carry what they need (vote
+and paper row id), so they keep working after a restart. The question a vote is about is read
+back from the answer embed's author line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.interactions import NO_MENTIONS, reply
+from bot.render.embeds import answer_embed, similar_embed
+from retrieval.models import Answer
+
+if TYPE_CHECKING:
+    from bot.app import PaperBot
+
+log = logging.getLogger(__name__)
+
+VOTE_PREFIX = "paperbot:vote"
+MORE_PREFIX = "paperbot:more"
+SIMILAR_COUNT = 5
+
+
+def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """One /ask per ``PAPERBOT_ASK_COOLDOWN`` seconds per user (None: no cooldown)."""
+    config = getattr(interaction.client, "config", None)
+    seconds = getattr(config, "ask_cooldown", 10.0)
+    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
+def question_from_message(message: discord.Message | None) -> str:
+    """The question an answer message was for (its embed's author line), or ""."""
+    if message is None or not message.embeds:
+        return ""
+    return message.embeds[0].author.name or ""
+
+
+class FeedbackButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"paperbot:vote:(?P<vote>up|down):(?P<paper>\d+)"
+):
+    """👍 / 👎 on an answer; stored per question, paper and user (a new vote replaces the old)."""
+
+    def __init__(self, vote: str, paper_id: int) -> None:
+        up = vote == "up"
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if up else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{VOTE_PREFIX}:{vote}:{paper_id}",
+            )
+        )
+        self.vote = 1 if up else -1
+        self.paper_id = paper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> FeedbackButton:
+        """Rebuild the button from its custom id (after a restart too)."""
+        return cls(match["vote"], int(match["paper"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Record the vote off the event loop and thank the user privately."""
+        bot: PaperBot = interaction.client  # type: ignore[assignment]
+        question = question_from_message(interaction.message)
+        try:
+            await asyncio.to_thread(bot.record_vote, question, self.paper_id, interaction.user.id, self.vote)
+        except Exception:
+            log.exception("recording feedback failed")
+            await reply(interaction, "Sorry, I could not record that vote.")
+            return
+        await reply(interaction, "Thanks for the feedback!" if self.vote > 0 else "Thanks, noted: not helpful.")
+
+
+class MoreLikeThisButton(discord.ui.DynamicItem[discord.ui.Button], template=r"paperbot:more:(?P<paper>\d+)"):
+    """Papers similar to the answer's top paper, shown only to the user who asked for them."""
+
+    def __init__(self, paper_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="More like this", style=discord.ButtonStyle.primary, custom_id=f"{MORE_PREFIX}:{paper_id}"
+            )
+        )
+        self.paper_id = paper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> MoreLikeThisButton:
+        """Rebuild the button from its custom id (after a restart too)."""
+        return cls(int(match["paper"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Defer, find similar papers off the event loop, follow up privately."""
+        bot: PaperBot = interaction.client  # type: ignore[assignment]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            paper, hits = await asyncio.to_thread(bot.similar_to, self.paper_id, SIMILAR_COUNT)
+        except Exception:
+            log.exception("similar papers for %s failed", self.paper_id)
+            await reply(interaction, "Sorry, something went wrong finding similar papers.")
+            return
+        if paper is None:
+            await reply(interaction, "That paper is no longer in the library.")
+            return
+        await interaction.followup.send(embed=similar_embed(paper, hits), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def answer_view(answer: Answer) -> discord.ui.View:
+    """👍 / 👎 about the top paper, and "More like this" when the answer cites one."""
+    view = discord.ui.View(timeout=None)
+    top = answer.sources[0].paper_id if answer.sources else 0
+    view.add_item(FeedbackButton("up", top))
+    view.add_item(FeedbackButton("down", top))
+    if answer.sources and not answer.abstained:
+        view.add_item(MoreLikeThisButton(top))
+    return view
+
+
+class AskCog(commands.Cog):
+    """``/ask``."""
+
+    def __init__(self, bot: PaperBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="ask", description="Answer a question from paper abstracts, quoting and linking them")
+    @app_commands.describe(
+        question="What you want to know, e.g. 'how does speculative decoding speed up inference?'",
+        top_k="How many papers to consider and cite (1-10, default 5)",
+        private="Only you see the answer",
+    )
+    @app_commands.checks.dynamic_cooldown(ask_cooldown)
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, 300],
+        top_k: app_commands.Range[int, 1, 10] = 5,
+        private: bool = False,
+    ) -> None:
+        """Defer at once, answer off the event loop, follow up with the answer embed and buttons."""
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        answer = await asyncio.to_thread(self.bot.library.ask, question, top_k)
+        await interaction.followup.send(
+            embed=answer_embed(answer), view=answer_view(answer), ephemeral=private, allowed_mentions=NO_MENTIONS
+        )
+
+
+async def setup(bot: PaperBot) -> None:
+    """Extension entry point (``bot.load_extension``)."""
+    await bot.add_cog(AskCog(bot))

@@ -1,0 +1,82 @@
+"""``/paper``: one paper, with autocomplete on titles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.interactions import NO_MENTIONS, reply
+from bot.render import limits as L
+from bot.render.embeds import paper_embed
+from retrieval.models import Paper
+
+if TYPE_CHECKING:
+    from bot.app import PaperBot
+
+log = logging.getLogger(__name__)
+
+# Autocomplete must answer within 3 s; give up well before and offer nothing rather than fail.
+AUTOCOMPLETE_TIMEOUT = 1.5
+_CHOICE_VALUE = re.compile(r"^id:(\d+)$")
+
+
+def title_choices(pairs: Sequence[tuple[int, str]]) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices: ≤ 25, names ≤ 100 characters, the value ``id:<row id>``."""
+    choices = []
+    for paper_id, title in pairs[:25]:
+        name = L.plain(title, L.CHOICE_NAME) or f"Paper {paper_id}"
+        choices.append(app_commands.Choice(name=name, value=f"id:{paper_id}"))
+    return choices
+
+
+class PaperCog(commands.Cog):
+    """``/paper``."""
+
+    def __init__(self, bot: PaperBot) -> None:
+        self.bot = bot
+
+    def lookup(self, query: str) -> Paper | None:
+        """A picked suggestion (``id:<n>``) by id, else the best match for what was typed (blocking)."""
+        picked = _CHOICE_VALUE.match(query.strip())
+        if picked:
+            paper = self.bot.library.get_paper(int(picked.group(1)))
+            if paper is not None:
+                return paper
+        return self.bot.library.find_paper(query)
+
+    @app_commands.command(name="paper", description="Show one paper: abstract, authors, date and links")
+    @app_commands.describe(query="Title, arXiv id or keywords (pick a suggestion as you type)")
+    async def paper(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
+        """Defer, look the paper up off the event loop, follow up with its embed."""
+        await interaction.response.defer(thinking=True)
+        paper = await asyncio.to_thread(self.lookup, query)
+        if paper is None:
+            await reply(interaction, "No paper in the library matches that; try other words from its title.")
+            return
+        await interaction.followup.send(embed=paper_embed(paper), allowed_mentions=NO_MENTIONS)
+
+    @paper.autocomplete("query")
+    async def paper_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles starting with or containing what was typed."""
+        try:
+            pairs = await asyncio.wait_for(
+                asyncio.to_thread(self.bot.library.suggest_titles, current, 25), AUTOCOMPLETE_TIMEOUT
+            )
+        except Exception:  # Autocomplete is best effort: an empty list is a valid answer.
+            log.warning("title autocomplete failed for %r", current[:50], exc_info=True)
+            return []
+        return title_choices(pairs)
+
+
+async def setup(bot: PaperBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(PaperCog(bot))

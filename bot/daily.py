@@ -1,0 +1,125 @@
+"""The daily post: find the servers that are due, refresh the library from the feed, post once.
+
+Idempotency lives in :class:`bot.state.BotState` (claim before sending, record after); this
+module only sequences the steps and turns Discord errors into log lines, digest-log statuses
+and a ``last_error`` that ``/digest show`` reports to the server's admins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot import state as st
+from bot.interactions import NO_MENTIONS
+from bot.render.embeds import digest_embeds
+
+if TYPE_CHECKING:
+    from bot.app import PaperBot
+
+log = logging.getLogger(__name__)
+
+Refresher = Callable[[Iterable[date]], Awaitable[None]]
+# The feed is asked at most this often (an "empty" day is retried hourly by every due server).
+REFRESH_EVERY = timedelta(minutes=10)
+FEED_TIMEOUT = 180.0
+
+
+class DailyPoster:
+    """Posts each configured server's digest once per local day."""
+
+    def __init__(self, bot: PaperBot, refresh: Refresher | None = None) -> None:
+        self.bot = bot
+        self._refresh = refresh or self.refresh_from_feed
+        self._last_refresh: datetime | None = None
+
+    async def refresh_from_feed(self, days: Iterable[date]) -> None:
+        """Pull the days from the live feed; any failure is logged and the post goes on."""
+        try:
+            from retrieval.feed import fetch_days
+        except ImportError:
+            log.warning("live feed unavailable (retrieval.feed not importable); posting from the library as is")
+            return
+        try:
+            report = await asyncio.wait_for(
+                fetch_days(self.bot.library, sorted(set(days)), base_url=self.bot.config.hf_base), FEED_TIMEOUT
+            )
+        except Exception as exc:
+            log.warning("live feed refresh failed (%s: %s); posting from the library as is", type(exc).__name__, exc)
+            return
+        if not report.ok:
+            log.warning("live feed refresh incomplete: %s", report.summary().replace("\n", "; "))
+
+    async def tick(self, now: datetime | None = None) -> list[tuple[int, date, str]]:
+        """Post every due digest; returns (guild id, day, outcome) for each server that was due."""
+        now = now or st.utcnow()
+        due = await asyncio.to_thread(self.bot.state.due, now)
+        if not due:
+            return []
+        if self._last_refresh is None or now - self._last_refresh >= REFRESH_EVERY:
+            self._last_refresh = now
+            try:
+                await self._refresh(day for _, day in due)
+            except Exception:
+                log.exception("feed refresh raised; posting from the library as is")
+        results = []
+        for settings, day in due:
+            outcome = await self.post(settings, day, now)
+            results.append((settings.guild_id, day, outcome))
+        return results
+
+    async def post(self, settings: st.GuildSettings, day: date, now: datetime) -> str:
+        """Claim, build and send one server's digest; returns the digest-log status (or "claimed")."""
+        state = self.bot.state
+        if not await asyncio.to_thread(state.claim, settings, day, now):
+            log.info("digest %s for channel %s already claimed elsewhere", day, settings.channel_id)
+            return "claimed"
+        status, message_id, error = st.FAILED, None, None
+        try:
+            digest = await asyncio.to_thread(
+                self.bot.library.digest, day, topics=settings.topics, limit=self.bot.config.digest_size
+            )
+            if not digest.entries:
+                status = st.EMPTY
+                log.info("no papers listed on %s yet; guild %s will be retried later", day, settings.guild_id)
+            else:
+                channel = await self._channel(settings.channel_id)
+                message = await channel.send(embeds=digest_embeds(digest), allowed_mentions=NO_MENTIONS)
+                status, message_id = st.POSTED, message.id
+                log.info("posted the %s digest to channel %s (guild %s)", day, settings.channel_id, settings.guild_id)
+        except (discord.Forbidden, discord.NotFound, ChannelUnavailable) as exc:
+            status = st.SKIPPED
+            reason = f"{exc.status} {exc.text}" if isinstance(exc, discord.HTTPException) else str(exc)
+            error = (
+                f"{day}: could not post in <#{settings.channel_id}> ({reason}); "
+                "give me View Channel, Send Messages and Embed Links there, or pick another channel."
+            )
+            log.warning("guild %s: %s", settings.guild_id, error)
+        except (discord.HTTPException, OSError, TimeoutError) as exc:
+            error = f"{day}: posting failed ({type(exc).__name__}: {exc}); retrying in a few minutes."
+            log.warning("guild %s: %s", settings.guild_id, error)
+        except Exception as exc:
+            error = f"{day}: posting failed ({type(exc).__name__}); retrying in a few minutes."
+            log.exception("guild %s: unexpected error posting the digest", settings.guild_id)
+        finally:
+            await asyncio.to_thread(state.finish, settings.channel_id, day, status, message_id)
+        if error or (status == st.POSTED and settings.last_error):
+            await asyncio.to_thread(state.record_error, settings.guild_id, error)
+        return status
+
+    async def _channel(self, channel_id: int) -> discord.abc.Messageable:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            channel = await self.bot.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise ChannelUnavailable("that channel cannot receive messages")
+        return channel
+
+
+class ChannelUnavailable(Exception):
+    """The configured channel exists but is not one the bot can post in."""

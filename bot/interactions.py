@@ -1,0 +1,46 @@
+"""Small helpers shared by the cogs: replying whatever the interaction's state, permission checks."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+async def reply(
+    interaction: discord.Interaction,
+    content: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+    ephemeral: bool = True,
+) -> None:
+    """Answer an interaction, as the first response or as a follow-up once it was deferred.
+
+    Never raises for an expired or unknown interaction (logged instead): a reply that can no
+    longer be delivered must not turn into a second error.
+    """
+    kwargs: dict[str, object] = {"ephemeral": ephemeral, "allowed_mentions": NO_MENTIONS}
+    if content is not None:
+        kwargs["content"] = content
+    if embed is not None:
+        kwargs["embed"] = embed
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs)  # type: ignore[arg-type]
+        else:
+            await interaction.response.send_message(**kwargs)  # type: ignore[arg-type]
+    except discord.HTTPException as exc:
+        log.warning("could not reply to interaction %s: %s", getattr(interaction, "id", "?"), exc)
+
+
+def require_manage_guild(interaction: discord.Interaction) -> None:
+    """Raise unless the user may manage this server (the runtime twin of ``default_permissions``)."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    if not interaction.permissions.manage_guild:
+        raise app_commands.MissingPermissions(["manage_guild"])

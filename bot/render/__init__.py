@@ -1,0 +1,1 @@
+"""Rendering: pure functions from library results to Discord embeds or plain text."""

@@ -1,0 +1,150 @@
+"""/ask: defers, answers from the real library, buttons, cooldown, mention safety."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import discord
+import pytest
+from discord import app_commands
+
+from bot.cogs.ask import AskCog, FeedbackButton, MoreLikeThisButton, answer_view, ask_cooldown, question_from_message
+from bot.render import limits as L
+from tests.bot.conftest import sent
+
+
+@pytest.fixture
+def cog(bot):
+    return AskCog(bot)
+
+
+async def test_ask_defers_then_follows_up_with_a_cited_answer(cog, make_interaction):
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "how does speculative decoding speed up inference?", 5, False)
+    interaction.response.defer.assert_awaited_once_with(ephemeral=False, thinking=True)
+    kwargs = sent(interaction)
+    embed = kwargs["embed"]
+    assert L.fits([embed])
+    assert kwargs["ephemeral"] is False
+    assert kwargs["allowed_mentions"].everyone is False and kwargs["allowed_mentions"].users is False
+    assert embed.author.name == "how does speculative decoding speed up inference?"
+    assert "https://huggingface.co/papers" in (embed.description or "") + "".join(f.value for f in embed.fields)
+
+
+async def test_ask_private_defers_ephemerally_and_answers_ephemerally(cog, make_interaction):
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "diffusion models for video generation", 3, True)
+    interaction.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
+    assert sent(interaction)["ephemeral"] is True
+
+
+async def test_ask_outside_the_library_abstains_and_offers_closest_titles(cog, make_interaction):
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "best sourdough starter hydration for rye bread baking", 5, False)
+    embed = sent(interaction)["embed"]
+    assert embed.title == "Not covered by the library"
+
+
+async def test_ask_with_mentions_in_the_question_cannot_ping(cog, make_interaction):
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "@everyone @here <@123456789012345678> what is RLHF?", 5, False)
+    kwargs = sent(interaction)
+    embed = kwargs["embed"]
+    assert "@everyone" not in embed.author.name and "@here" not in embed.author.name
+    assert kwargs["allowed_mentions"].to_dict()["parse"] == []
+
+
+async def test_ask_attaches_feedback_and_more_like_this_buttons_for_the_top_paper(cog, make_interaction):
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "what is a mixture of experts?", 5, False)
+    view = sent(interaction)["view"]
+    ids = [item.custom_id for item in view.children]
+    assert ids[0].startswith("paperbot:vote:up:") and ids[1].startswith("paperbot:vote:down:")
+    assert ids[2].startswith("paperbot:more:")
+    assert view.timeout is None  # buttons survive restarts (dynamic items)
+
+
+def test_an_abstention_gets_feedback_buttons_but_no_more_like_this():
+    from retrieval.models import Answer
+
+    view = answer_view(Answer("q", "", True, ()))
+    assert [item.custom_id for item in view.children] == ["paperbot:vote:up:0", "paperbot:vote:down:0"]
+
+
+def answer_message(question: str) -> discord.Message:
+    message = MagicMock(spec=discord.Message)
+    embed = discord.Embed(title="Answer")
+    embed.set_author(name=question)
+    message.embeds = [embed]
+    return message
+
+
+async def test_feedback_button_stores_the_vote_for_question_paper_and_user(bot, make_interaction, library):
+    paper = library.get_paper(1)
+    interaction = make_interaction(user_id=77)
+    interaction.message = answer_message("what is rlhf?")
+    match = FeedbackButton.__discord_ui_compiled_template__.fullmatch("paperbot:vote:down:1")
+    button = await FeedbackButton.from_custom_id(interaction, MagicMock(), match)
+    await button.callback(interaction)
+    assert bot.state.feedback_totals("what is rlhf?") == (0, 1)
+    with bot.state.db.read() as conn:
+        row = conn.execute("SELECT paper_ext_id, user_id, vote FROM feedback").fetchone()
+    assert tuple(row) == (paper.ext_id, 77, -1)
+    assert sent(interaction)["ephemeral"] is True
+
+
+async def test_a_second_vote_by_the_same_user_replaces_the_first(bot, make_interaction):
+    for vote in ("up", "down", "up"):
+        interaction = make_interaction(user_id=5)
+        interaction.message = answer_message("q1")
+        await FeedbackButton(vote, 2).callback(interaction)
+    assert bot.state.feedback_totals("q1") == (1, 0)
+
+
+async def test_feedback_failure_is_logged_and_the_user_told(bot, make_interaction, monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bot, "record_vote", broken)
+    interaction = make_interaction()
+    interaction.message = answer_message("q")
+    await FeedbackButton("up", 1).callback(interaction)
+    assert "could not record" in sent(interaction)["content"]
+    assert "recording feedback failed" in caplog.text
+
+
+async def test_more_like_this_answers_privately_with_similar_papers(make_interaction, library):
+    interaction = make_interaction()
+    await MoreLikeThisButton(1).callback(interaction)
+    interaction.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
+    kwargs = sent(interaction)
+    assert kwargs["ephemeral"] is True and kwargs["embed"].fields
+    assert library.get_paper(1).title[:20] in kwargs["embed"].title.replace("\\", "")
+
+
+async def test_more_like_this_for_a_paper_no_longer_there(make_interaction):
+    interaction = make_interaction()
+    await MoreLikeThisButton(99_999_999).callback(interaction)
+    assert "no longer in the library" in sent(interaction)["content"]
+
+
+def test_question_is_read_back_from_the_answer_embed():
+    assert question_from_message(answer_message("why?")) == "why?"
+    assert question_from_message(None) == ""
+
+
+async def test_ask_cooldown_refuses_a_second_ask_with_retry_after(cog, make_interaction):
+    first, second = make_interaction(user_id=9), make_interaction(user_id=9)
+    other = make_interaction(user_id=10)
+    assert await cog.ask._check_can_run(first)
+    with pytest.raises(app_commands.CommandOnCooldown) as info:
+        await cog.ask._check_can_run(second)
+    assert 0 < info.value.retry_after <= 10
+    assert await cog.ask._check_can_run(other)
+
+
+def test_a_zero_cooldown_disables_it(make_interaction, bot):
+    from dataclasses import replace
+
+    bot.config = replace(bot.config, ask_cooldown=0)
+    assert ask_cooldown(make_interaction()) is None

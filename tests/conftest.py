@@ -1,0 +1,85 @@
+"""Shared fixtures: a real library over the bundled corpus, built once per session, and small ones."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from retrieval.library import Library
+from retrieval.models import Paper
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the session's bundled-corpus library."""
+    return tmp_path_factory.mktemp("bundled-library")
+
+
+@pytest.fixture(scope="session")
+def library(library_dir: Path) -> Iterator[Library]:
+    """The bundled corpus, embedded once for the whole session (the most expensive fixture)."""
+    lib = Library.open(library_dir)
+    yield lib
+    lib.close()
+
+
+def make_papers(n: int, prefix: str = "Paper") -> list[Paper]:
+    """``n`` small, distinct papers on different topics."""
+    topics = [
+        ("Sparse mixture of experts routing", "Routing tokens to experts lets models grow without more compute."),
+        ("Protein structure prediction with attention", "Attention over residue pairs predicts folded structures."),
+        ("Speech recognition for low-resource languages", "Self-supervised audio pretraining cuts word error rates."),
+        ("Graph neural networks for molecules", "Message passing over atoms predicts molecular properties."),
+        ("Diffusion models for image synthesis", "Iterative denoising generates high-fidelity images."),
+        ("Reinforcement learning from human feedback", "A reward model trained on preferences guides the policy."),
+        ("Quantization of large language models", "Four-bit weights keep accuracy while cutting memory use."),
+        ("Contrastive learning of visual features", "Augmented views of one image are pulled together."),
+    ]
+    papers = []
+    for i in range(n):
+        title, line = topics[i % len(topics)]
+        papers.append(
+            Paper(
+                title=f"{prefix} {i}: {title}",
+                abstract=f"{line} We study this problem in setting number {i}. Results improve on strong baselines.",
+                ext_id=f"{prefix.lower()}-{i}",
+                listed_on=date(2026, 11, 20),
+                upvotes=i,
+                source="test",
+            )
+        )
+    return papers
+
+
+@pytest.fixture
+def small_library(tmp_path: Path) -> Iterator[Library]:
+    """A fresh library of eight papers (no bundled corpus)."""
+    lib = Library.open(tmp_path / "small", seed_default_corpus=False)
+    lib.add_papers(make_papers(8))
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def open_library(tmp_path: Path) -> Iterator[Callable[..., Library]]:
+    """Open libraries in this test's folder; all are closed afterwards."""
+    opened: list[Library] = []
+
+    def opener(name: str = "lib", **kwargs: object) -> Library:
+        kwargs.setdefault("seed_default_corpus", False)
+        lib = Library.open(tmp_path / name, **kwargs)  # type: ignore[arg-type]
+        opened.append(lib)
+        return lib
+
+    yield opener
+    for lib in opened:
+        lib.close()

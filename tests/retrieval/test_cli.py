@@ -1,0 +1,127 @@
+"""The local harness: `paperbot ask/today/stats/index`, its JSON contract and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+
+import pytest
+
+from bot.cli import main
+
+KEYS = {"question", "answer", "abstained", "sources", "took_ms"}
+SOURCE_KEYS = {"id", "title", "url", "score", "quote"}
+
+
+@pytest.fixture
+def cli(library, library_dir, capsys):
+    """Run `paperbot` in-process against the session's library; returns (exit code, stdout, stderr)."""
+
+    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
+        try:
+            code = main(["--data-dir", str(library_dir), *argv])
+        finally:
+            sys.stdin = sys.__stdin__
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def test_ask_json_follows_the_contract(cli):
+    code, out, _ = cli("ask", "--json", "--top-k", "3", "which paper proposes Adam?")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == KEYS and data["abstained"] is False and isinstance(data["took_ms"], float)
+    assert len(data["sources"]) == 3 and all(set(s) == SOURCE_KEYS for s in data["sources"])
+    assert data["sources"][0]["title"] == "Adam: A Method for Stochastic Optimization"
+    assert [s["score"] for s in data["sources"]] == sorted((s["score"] for s in data["sources"]), reverse=True)
+
+
+def test_ask_json_keeps_sources_when_it_abstains(cli):
+    code, out, _ = cli("ask", "--json", "how long should I boil an egg?")
+    data = json.loads(out)
+    assert code == 0 and data["abstained"] is True and len(data["sources"]) == 5
+
+
+def test_ask_json_dash_answers_one_json_line_per_input_line(cli):
+    code, out, _ = cli("ask", "--json", "-", stdin="pointer networks\n\nscaling laws for sparse models\n")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and len(lines) == 3
+    assert lines[0]["sources"][0]["title"] == "Pointer Networks"
+    assert lines[1]["abstained"] is True and lines[1]["sources"] == []
+    assert lines[2]["question"] == "scaling laws for sparse models"
+
+
+def test_readable_ask_and_empty_question(cli):
+    code, out, _ = cli("ask", "Is there a paper on pruning convolutional filters for medical images?")
+    assert code == 0 and "Beta-Rank" in out and "> " in out and "Sources:" in out
+    code, out, err = cli("ask", "  @everyone  ")
+    assert code == 2 and out == "" and "empty" in err
+
+
+def test_top_k_out_of_range_is_a_usage_error(cli):
+    with pytest.raises(SystemExit) as exc:
+        cli("ask", "--top-k", "0", "x")
+    assert exc.value.code == 2
+
+
+def test_today_prints_the_newest_day_ranked_by_upvotes(cli):
+    code, out, _ = cli("today")
+    assert code == 0 and out.startswith("📰 Papers of Thu 12 Nov 2026")
+    assert "10 of 60 papers" in out
+    upvotes = [int(x) for x in re.findall(r"⬆ (\d+)", out)]
+    assert upvotes[0] == 3 and upvotes == sorted(upvotes, reverse=True)
+
+
+def test_stats_json(cli, library):
+    code, out, _ = cli("stats", "--json")
+    stats = json.loads(out)
+    assert code == 0 and stats["papers"] == 393 and stats["index_vectors"] == 393
+    assert stats["dimension"] == 384 and stats["sources"] == {"hf-page": 393}
+
+
+def test_index_corpus_reports_bad_lines_by_number_and_reimport_changes_nothing(tmp_path, capsys):
+    corpus = tmp_path / "c.jsonl"
+    rows = [
+        json.dumps({"id": "d1", "title": "Alpha study", "abstract": "Alpha particles were measured. They decay."}),
+        "{not json",
+        json.dumps({"id": "d2", "title": "Beta study"}),
+        json.dumps({"id": "d3", "title": "Gamma study", "abstract": "Gamma rays.", "upvotes": -1}),
+        "",
+        json.dumps(
+            {
+                "id": 4,
+                "title": "Delta study",
+                "abstract": "Delta wings fly.",
+                "authors": ["A. B"],
+                "published": "2024-05-01",
+            }
+        ),
+    ]
+    corpus.write_text("\n".join(rows) + "\n")
+    data_dir = str(tmp_path / "lib")
+    code = main(["--data-dir", data_dir, "index", "--no-default-corpus", "--corpus", str(corpus)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "2 new" in out and "3 skipped" in out
+    assert ":2:" in err and ":3:" in err and ":4:" in err and "'abstract'" in err
+    main(["--data-dir", data_dir, "index", "--no-default-corpus", "--corpus", str(corpus)])
+    out, _ = capsys.readouterr()
+    assert "0 new, 0 updated, 2 unchanged" in out
+    main(["--data-dir", data_dir, "ask", "--json", "--top-k", "1", "delta wings"])
+    assert json.loads(capsys.readouterr().out)["sources"][0]["id"] == "4"
+
+
+def test_index_with_a_missing_file_is_a_usage_error(tmp_path, capsys):
+    code = main(["--data-dir", str(tmp_path), "index", "--corpus", str(tmp_path / "nope.jsonl")])
+    assert code == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_start_without_a_token_and_without_a_terminal_answers_a_sample_and_exits(cli, monkeypatch):
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    code, out, _ = cli("start", stdin="")
+    assert code == 0 and "DISCORD_TOKEN is not set" in out and "Beta-Rank" in out and "📰 Papers of" in out

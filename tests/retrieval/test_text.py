@@ -1,0 +1,46 @@
+"""Sentence splitting and question cleaning."""
+
+from __future__ import annotations
+
+from retrieval.text import MAX_QUESTION_CHARS, clean_question, has_content, query_terms, split_sentences
+
+
+def test_sentences_are_verbatim_substrings_and_respect_abbreviations():
+    text = (
+        "We study e.g. pruning and i.e. sparsity, following Smith et al. in 2020. "
+        "Accuracy rose by 3.5 points (Fig. 2). Does it scale? Yes! 10 models were tested."
+    )
+    sentences = split_sentences(text)
+    assert sentences == [
+        "We study e.g. pruning and i.e. sparsity, following Smith et al. in 2020.",
+        "Accuracy rose by 3.5 points (Fig. 2).",
+        "Does it scale?",
+        "Yes!",
+        "10 models were tested.",
+    ]
+    assert all(s in text for s in sentences)
+
+
+def test_clean_question_strips_mentions_controls_and_caps_length():
+    assert clean_question("  @everyone <@123456> what is\u200b  <#42> Adam?  @here ") == "what is Adam?"
+    long = "word " * 5000
+    cleaned = clean_question(long)
+    assert len(cleaned) <= MAX_QUESTION_CHARS and cleaned.endswith("word")
+    assert clean_question("Qu'est-ce que l'apprentissage 🤖 par renforcement ?") == (
+        "Qu'est-ce que l'apprentissage 🤖 par renforcement ?"
+    )
+
+
+def test_has_content_rejects_empty_and_punctuation_only_questions():
+    assert not has_content(clean_question(""))
+    assert not has_content(clean_question("   ?!  @everyone "))
+    assert has_content(clean_question("变压器"))
+
+
+def test_query_terms_drop_stopwords_and_keep_order():
+    assert query_terms("Is there a paper on pruning the CNN filters, pruning twice?") == [
+        "pruning",
+        "cnn",
+        "filters",
+        "twice",
+    ]
