@@ -108,6 +108,7 @@ class DenseIndex:
         self.generation = 0
         self.index_type = "flat"
         self.marker: tuple[int, int, str] = (0, 0, "")
+        self.data_version = -1
         self._set(self._empty())
 
     # -- opening -------------------------------------------------------------------------
@@ -208,6 +209,7 @@ class DenseIndex:
                 self.fingerprint = corpus_fingerprint(pairs, [int(i) for i in self._a.paper_ids])
                 self._save()
             self.marker = marker
+            self.data_version = store.data_version()
 
     def rebuild(self, store: PaperStore) -> None:
         """Re-embed every paper (e.g. after changing how text is split)."""
@@ -217,7 +219,15 @@ class DenseIndex:
         self.sync(store)
 
     def is_stale(self, store: PaperStore) -> bool:
-        """True when the store changed (in this process or another) since the last sync."""
+        """True when another connection changed the papers since the last sync.
+
+        Changes made through this process's own store are synced by ``Library.add_papers``;
+        the cheap ``data_version`` check keeps the per-question cost O(1).
+        """
+        version = store.data_version()
+        if version == self.data_version:
+            return False
+        self.data_version = version
         return store.change_marker() != self.marker
 
     def _extend(self, store: PaperStore, ids: list[int]) -> None:

@@ -229,6 +229,11 @@ class PaperStore:
             ).fetchone()
         return int(row[0]), int(row[1]), str(row[2])
 
+    def data_version(self) -> int:
+        """SQLite's data_version: changes when another connection (or process) commits; O(1)."""
+        with self.db.read() as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
     def fingerprint(self) -> str:
         """A hash of every paper's id and text: equal fingerprints mean the same corpus to embed."""
         digest = hashlib.sha1()

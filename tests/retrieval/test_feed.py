@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -13,24 +12,9 @@ from aiohttp import web
 from retrieval.feed import FUTURE_REASON, fetch_days, utc_today
 from retrieval.models import Paper
 from retrieval.text import title_slug
-from tests.retrieval.feed_support import Handler, ServerPool, StoreSink, api_item, fast_config, listing
+from tests.retrieval.feed_support import api_item, fast_config, listing
 
 DAY1 = date(2026, 11, 20)
-
-
-@pytest.fixture
-def sink(tmp_path) -> Iterator[StoreSink]:
-    store = StoreSink(tmp_path / "library.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    """``base = await serve(handler)``: a real server on 127.0.0.1 for this test."""
-    pool = ServerPool()
-    yield pool.serve
-    await pool.close()
 
 
 DAY2 = date(2026, 11, 21)

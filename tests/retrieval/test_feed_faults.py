@@ -8,31 +8,16 @@ import itertools
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from aiohttp import web
 
 from retrieval.feed import fetch_days
-from tests.retrieval.feed_support import Handler, ServerPool, StoreSink, api_item, fast_config, scripted
+from tests.retrieval.feed_support import api_item, fast_config, scripted
 
 DAY1 = date(2026, 11, 20)
-
-
-@pytest.fixture
-def sink(tmp_path) -> Iterator[StoreSink]:
-    store = StoreSink(tmp_path / "library.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    """``base = await serve(handler)``: a real server on 127.0.0.1 for this test."""
-    pool = ServerPool()
-    yield pool.serve
-    await pool.close()
 
 
 async def test_5xx_errors_then_success_is_retried(serve, sink):
