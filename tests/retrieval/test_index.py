@@ -100,3 +100,18 @@ def test_another_process_adding_papers_is_picked_up_on_the_next_search(open_libr
     cli_side.add_papers(make_papers(2, prefix="Fetched"))
     hits = bot_side.search("Fetched 1: Protein structure prediction with attention", 1)
     assert hits[0].paper.ext_id == "fetched-1" and bot_side.index.size == 4
+
+
+def test_past_the_threshold_the_index_switches_to_hnsw_and_reloads_as_hnsw(open_library, monkeypatch):
+    import retrieval.index
+
+    monkeypatch.setattr(retrieval.index, "HNSW_THRESHOLD", 6)
+    lib = open_library("h")
+    lib.add_papers(make_papers(4))
+    assert lib.index.index_type == "flat"
+    lib.add_papers(make_papers(4, prefix="More"))
+    assert lib.index.index_type == "hnsw" and current_gen(lib)[0]["index_type"] == "hnsw"
+    lib.close()
+    again = open_library("h")
+    assert again.index.index_type == "hnsw" and again.index.size == 8
+    assert again.search("More 3: Graph neural networks for molecules", 1)[0].paper.ext_id == "more-3"

@@ -99,3 +99,20 @@ def test_title_suggestions_put_prefix_matches_first(store):
     assert titles == ["Pointer Networks", "Deep Pointer Nets"]
     assert len(store.suggest_titles("", 2)) == 2
     assert store.suggest_titles("100%_\\", 25) == []
+
+
+def test_in_a_large_library_very_common_terms_are_left_out_of_bm25_queries(tmp_path):
+    db = Database(tmp_path / "big.sqlite3")
+    store = PaperStore(db, prune_from=50)
+    store.upsert(
+        Paper(
+            title=f"Common study {i}", abstract=f"Common words everywhere. Item {i}{' zebra' if i % 20 == 0 else ''}."
+        )
+        for i in range(100)
+    )
+    hits = store.lexical_search(["common", "zebra"], 100)
+    # "common" is in every paper: dropped, so only the five zebra papers match.
+    assert len(hits) == 5
+    assert len(store.lexical_search(["common", "words"], 100)) == 100  # all common: the rarest are kept
+    assert len(PaperStore(db).lexical_search(["common", "zebra"], 100)) == 100  # small library: plain BM25
+    db.close()
