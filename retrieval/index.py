@@ -45,6 +45,8 @@ MANIFEST = "manifest.json"
 # ~1.8 ms at 10,000 papers and ~15 ms at 100,000, where HNSW (efSearch 128) answers in ~1 ms at
 # recall@10 0.99; candidates are re-scored exactly afterwards either way.
 HNSW_THRESHOLD = int(os.environ.get("PAPERBOT_HNSW_THRESHOLD", "20000"))
+# Sentence vectors up to this size are held in RAM as float32; larger ones stay memory-mapped float16.
+RAM_SENTENCE_BYTES = 256 * 1024 * 1024
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
 
@@ -188,6 +190,9 @@ class DenseIndex:
         if not consistent:
             raise IndexCorrupt("index files disagree with each other or with the manifest")
         doc_vecs = faiss_index.reconstruct_n(0, n) if n else np.zeros((0, self.embedder.dimension), np.float32)
+        if sent_vecs.size * 4 <= RAM_SENTENCE_BYTES:
+            # Small enough for RAM as float32: scoring then skips a float16 conversion per question.
+            sent_vecs = np.asarray(sent_vecs, dtype=np.float32)
         self._set(_Arrays(faiss_index, doc_vecs, paper_ids.astype(np.int64), sent_vecs, offsets.astype(np.int64)))
         self.fingerprint = str(manifest.get("fingerprint", ""))
         self.generation = int(manifest.get("generation", 0))
@@ -259,13 +264,17 @@ class DenseIndex:
                 faiss_index,
                 all_docs,
                 np.concatenate([a.paper_ids, np.asarray(ids, dtype=np.int64)]),
-                np.concatenate([np.asarray(a.sent_vecs), sent_vecs]),
+                self._sentence_matrix(np.concatenate([np.asarray(a.sent_vecs, dtype=np.float16), sent_vecs])),
                 offsets,
             )
         )
         log.info(
             "embedded %d papers (%d sentences) in %.1f s", len(ids), len(flat_sents), time.perf_counter() - started
         )
+
+    @staticmethod
+    def _sentence_matrix(vectors: np.ndarray) -> np.ndarray:
+        return vectors.astype(np.float32) if vectors.size * 4 <= RAM_SENTENCE_BYTES else vectors
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -290,7 +299,7 @@ class DenseIndex:
         a = self._a
         faiss.write_index(a.faiss_index, str(tmp_dir / "papers.faiss"))
         np.save(tmp_dir / "paper_ids.npy", a.paper_ids, allow_pickle=False)
-        np.save(tmp_dir / "sent_vecs.npy", np.asarray(a.sent_vecs), allow_pickle=False)
+        np.save(tmp_dir / "sent_vecs.npy", np.asarray(a.sent_vecs, dtype=np.float16), allow_pickle=False)
         np.save(tmp_dir / "sent_offsets.npy", a.sent_offsets, allow_pickle=False)
         os.replace(tmp_dir, gen_dir)
         manifest = {

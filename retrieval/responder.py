@@ -13,7 +13,7 @@ import time
 from retrieval.links import paper_links
 from retrieval.models import Answer, Hit, Quote, Source
 from retrieval.search import SearchResult
-from retrieval.text import query_terms
+from retrieval.text import term_set
 
 MAX_QUOTES = 3
 # Further quotes must score within this margin of the best sentence of the top paper.
@@ -58,8 +58,7 @@ def _source(hit: Hit) -> Source:
 def _sentence_overlap(sentence: str, terms: set[str]) -> float:
     if not terms:
         return 0.0
-    words = set(query_terms(sentence))
-    return len(words & terms) / len(terms)
+    return len(term_set(sentence) & terms) / len(terms)
 
 
 def select_quotes(result: SearchResult, ranked: list[list[tuple[str, float]]]) -> list[Quote]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -116,13 +117,22 @@ def has_content(question: str) -> bool:
     return any(ch.isalnum() for ch in question)
 
 
+@functools.lru_cache(maxsize=8192)
+def _split_cached(text: str) -> tuple[str, ...]:
+    return tuple(_split(text))
+
+
 def split_sentences(text: str) -> list[str]:
     """Split an abstract into sentences, verbatim (each is a substring of ``text``).
 
     Rule-based: a sentence ends at ``.``, ``!`` or ``?`` followed by space and an
     upper-case letter or digit, unless the period closes a known abbreviation or a
-    single initial.
+    single initial. Cached: the same abstracts are split for every question.
     """
+    return list(_split_cached(text))
+
+
+def _split(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _SENT_END.finditer(text):
@@ -141,6 +151,12 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return sentences
+
+
+@functools.lru_cache(maxsize=16384)
+def term_set(text: str) -> frozenset[str]:
+    """The content words of a text, as a set (cached: used on abstract sentences per question)."""
+    return frozenset(query_terms(text))
 
 
 def query_terms(text: str) -> list[str]:
