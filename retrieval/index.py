@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 # Bump when split_sentences changes: stored sentence vectors would no longer line up.
-SPLITTER_VERSION = 1
+SPLITTER_VERSION = 2
 MANIFEST = "manifest.json"
 # From this many papers the dense index is HNSW: measured by `paperbot bench`, exact search costs
 # ~1.8 ms at 10,000 papers and ~15 ms at 100,000, where HNSW (efSearch 128) answers in ~1 ms at

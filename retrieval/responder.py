@@ -13,15 +13,10 @@ import time
 from retrieval.links import paper_links
 from retrieval.models import Answer, Hit, Quote, Source
 from retrieval.search import SearchResult
-from retrieval.text import term_set
 
 MAX_QUOTES = 3
-# Further quotes must score within this margin of the best sentence of the top paper.
-QUOTE_MARGIN = 0.25
-# Sentences of lower-ranked papers must beat the top paper's by this much to take a slot.
-OTHER_PAPER_PENALTY = 0.05
-# Weight of the share of question words a sentence contains, added to its cosine.
-OVERLAP_WEIGHT = 0.3
+# Further quotes from the top paper must score within this margin of its best sentence.
+QUOTE_MARGIN = 1.5
 
 # Abstention: a logistic model over two measured signals, the best sentence cosine
 # among all candidates and the share of the question's content words found in the top
@@ -55,36 +50,20 @@ def _source(hit: Hit) -> Source:
     )
 
 
-def _sentence_overlap(sentence: str, terms: set[str]) -> float:
-    if not terms:
-        return 0.0
-    return len(term_set(sentence) & terms) / len(terms)
+def select_quotes(result: SearchResult) -> list[Quote]:
+    """Up to three sentences of the top paper that best answer the question, in abstract order.
 
-
-def select_quotes(result: SearchResult, ranked: list[list[tuple[str, float]]]) -> list[Quote]:
-    """Up to three sentences: the top paper's best, then its runners-up or a clearly better one elsewhere.
-
-    ``ranked[i]`` holds hit i's sentences with their cosine to the question, best first.
-    A sentence's score is its cosine plus a little for each question word it contains.
+    Quoting one paper rather than mixing papers keeps the answer attributable at a glance;
+    the other papers are listed after it with their own best sentence as their quote.
     """
-    terms = set(result.terms)
-    scored: list[tuple[float, int, str]] = []
-    for source_index, sentences in enumerate(ranked):
-        penalty = OTHER_PAPER_PENALTY if source_index else 0.0
-        for text, cosine in sentences:
-            scored.append((cosine + OVERLAP_WEIGHT * _sentence_overlap(text, terms) - penalty, source_index, text))
-    if not scored:
+    if not result.hits:
         return []
-    scored.sort(key=lambda s: -s[0])
-    best = next((s for s in scored if s[1] == 0), scored[0])
-    quotes = [Quote(best[2], best[1], best[0])]
-    for score, source_index, text in scored:
-        if len(quotes) >= MAX_QUOTES:
-            break
-        if text != best[2] and score >= best[0] - QUOTE_MARGIN:
-            quotes.append(Quote(text, source_index, score))
-    # Present quotes grouped by paper, in rank order.
-    return sorted(quotes, key=lambda q: (q.source_index, -q.score))
+    top_id = result.hits[0].paper.id or 0
+    scored = result.sentences.get(top_id) or [(result.hits[0].best_sentence, 0.0)]
+    best = max(score for _, score in scored)
+    chosen = sorted(range(len(scored)), key=lambda i: -scored[i][1])[:MAX_QUOTES]
+    chosen = [i for i in chosen if scored[i][1] >= best - QUOTE_MARGIN]
+    return [Quote(scored[i][0], 0, scored[i][1]) for i in sorted(chosen)]
 
 
 def format_answer_text(quotes: list[Quote], sources: list[Source], abstained: bool, library_size: int) -> str:
@@ -117,8 +96,7 @@ def compose_answer(question: str, result: SearchResult, *, started: float) -> An
     abstained = confidence < ABSTAIN_THRESHOLD
     quotes: list[Quote] = []
     if not abstained:
-        ranked = [result.sentences.get(hit.paper.id or 0, []) for hit in result.hits[:MAX_QUOTES]]
-        quotes = select_quotes(result, ranked)
+        quotes = select_quotes(result)
     text = format_answer_text(quotes, sources, abstained, result.library_size)
     return Answer(
         question=question,

@@ -18,8 +18,9 @@ import numpy as np
 from retrieval.embedder import Embedder
 from retrieval.index import DenseIndex
 from retrieval.models import Hit, Paper
+from retrieval.sentences import idf, score_sentences
 from retrieval.store import PaperStore
-from retrieval.text import query_terms, split_sentences
+from retrieval.text import query_terms, split_sentences, stem_in
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class SearchResult:
     # Cosine of the best sentence / paper among all candidates.
     top_sentence: float = 0.0
     top_doc: float = 0.0
-    # Each hit's abstract sentences with their cosine to the query, best first (by paper id).
+    # Each hit's abstract sentences in order, with their answer score (see retrieval.sentences), by paper id.
     sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
 
@@ -68,12 +69,6 @@ def _ranks(scores: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     if valid is not None:
         ranks[~valid] = np.inf
     return ranks
-
-
-def _covered(term: str, text: str) -> bool:
-    # Prefix match so "pruning" finds "prune"/"pruned" cheaply without a stemmer.
-    stem = term[: max(4, len(term) - 3)] if len(term) > 5 else term
-    return stem in text
 
 
 class HybridSearcher:
@@ -110,14 +105,19 @@ class HybridSearcher:
         order = np.argsort(-fused, kind="stable")[:k]
         top_ids = [int(ids[j]) for j in order]
         papers = self.store.get_many(top_ids)
+        freqs, total = self.store.doc_freqs(terms)
+        term_idf = {t: idf(f, total) for t, f in freqs.items()}
         hits = []
-        ranked_sentences: dict[int, list[tuple[str, float]]] = {}
+        scored_sentences: dict[int, list[tuple[str, float]]] = {}
         for j in order:
             paper = papers.get(int(ids[j]))
             if paper is None:  # deleted by another process since indexing
                 continue
-            ranked = ranked_sentences[int(ids[j])] = self.ranked_sentences(qvec, paper)
-            sentence, s_score = ranked[0]
+            sentences, cosines = self.sentence_cosines(qvec, paper)
+            scores = score_sentences(sentences, cosines, terms, term_idf)
+            scored_sentences[int(ids[j])] = list(zip(sentences, scores, strict=True))
+            best = max(range(len(scores)), key=scores.__getitem__)
+            sentence, s_score = sentences[best], cosines[best]
             hits.append(
                 Hit(
                     paper=paper,
@@ -132,7 +132,7 @@ class HybridSearcher:
         coverage = 0.0
         if hits and terms:
             text = f"{hits[0].paper.title} {hits[0].paper.abstract}".casefold()
-            coverage = sum(_covered(t, text) for t in terms) / len(terms)
+            coverage = sum(stem_in(t, text) for t in terms) / len(terms)
         return SearchResult(
             query=query,
             hits=hits,
@@ -142,17 +142,17 @@ class HybridSearcher:
             term_coverage=coverage,
             top_sentence=float(sent.max()),
             top_doc=float(doc.max()),
-            sentences=ranked_sentences,
+            sentences=scored_sentences,
         )
 
-    def ranked_sentences(self, qvec: np.ndarray, paper: Paper) -> list[tuple[str, float]]:
-        """Every sentence of a paper's abstract with its cosine to the query, best first."""
+    def sentence_cosines(self, qvec: np.ndarray, paper: Paper) -> tuple[list[str], list[float]]:
+        """A paper's abstract sentences, in order, with their cosine to the query."""
         assert paper.id is not None
         sentences = split_sentences(paper.abstract) or [paper.abstract]
         scores = self.index.sentence_scores(qvec, paper.id)
-        if len(scores) != len(sentences):
-            return [(s, 0.0) for s in sentences]
-        return sorted(zip(sentences, (float(x) for x in scores), strict=True), key=lambda x: -x[1])
+        if len(scores) != len(sentences):  # not indexed yet
+            return sentences, [0.0] * len(sentences)
+        return sentences, [float(x) for x in scores]
 
     def similar(self, paper_id: int, k: int) -> list[Hit]:
         """Papers nearest to a paper's own vector, the paper left out."""

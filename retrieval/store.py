@@ -291,27 +291,35 @@ class PaperStore:
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def _selective_terms(self, conn: sqlite3.Connection, terms: Sequence[str]) -> list[str]:
-        """``terms`` without the very common ones (at least the two rarest are kept)."""
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many papers contain each term (counted up to a cap in large libraries), and the paper count."""
+        with self.db.read() as conn:
+            return self._doc_freqs(conn, terms), self._df_total
+
+    def _doc_freqs(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
         version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         if version != self._df_version or len(self._df_cache) > 50_000:
             self._df_cache.clear()
             self._df_version = version
             self._df_total = int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
-        if self._df_total < self.prune_from:
-            return list(terms)
-        cap = int(self._df_total * COMMON_TERM_FRACTION)
-        freq: dict[str, int] = {}
+        # Counting stops at the cap, so a very common term costs at most `cap` rows, once.
+        cap = self._df_total if self._df_total < self.prune_from else int(self._df_total * COMMON_TERM_FRACTION) + 1
         for term in terms:
             if term not in self._df_cache:
-                # Counting stops at the cap, so a very common term costs at most `cap` rows, once.
                 self._df_cache[term] = int(
                     conn.execute(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
-                        (_fts_quote(term), cap + 1),
+                        (_fts_quote(term), cap),
                     ).fetchone()[0]
                 )
-            freq[term] = self._df_cache[term]
+        return {t: self._df_cache[t] for t in terms}
+
+    def _selective_terms(self, conn: sqlite3.Connection, terms: Sequence[str]) -> list[str]:
+        """``terms`` without the very common ones in a large library (at least the two rarest are kept)."""
+        freq = self._doc_freqs(conn, terms)
+        if self._df_total < self.prune_from:
+            return list(terms)
+        cap = int(self._df_total * COMMON_TERM_FRACTION)
         kept = [t for t in terms if freq[t] <= cap]
         return kept or sorted(terms, key=lambda t: freq[t])[:2]
 

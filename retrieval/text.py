@@ -21,7 +21,6 @@ _ABBREV = {
     "i.e",
     "et al",
     "al",
-    "etc",
     "vs",
     "fig",
     "figs",
@@ -151,6 +150,12 @@ def _split(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return sentences
+
+
+def stem_in(term: str, lowered_text: str) -> bool:
+    """Whether a query term occurs in a (case-folded) text, allowing common suffixes ("prune"/"pruning")."""
+    stem = term[: max(4, len(term) - 3)] if len(term) > 5 else term
+    return stem in lowered_text
 
 
 @functools.lru_cache(maxsize=16384)
