@@ -28,16 +28,21 @@ CANDIDATES = 100
 RRF_K = 20.0
 
 
-def _weights() -> tuple[float, float, float]:
-    """RRF weights of (paper cosine, best-sentence cosine, BM25); lexical counts double (measured, see README)."""
+DEFAULT_WEIGHTS = (1.0, 1.0, 2.0, 1.0)
+
+
+def _weights() -> tuple[float, float, float, float]:
+    """RRF weights of (paper cosine, best-sentence cosine, BM25, IDF-weighted term coverage); measured, see README."""
     raw = os.environ.get("PAPERBOT_FUSION_WEIGHTS", "")
     if raw:
         try:
-            doc, sent, lex = (float(x) for x in raw.split(","))
-            return doc, sent, lex
+            values = tuple(float(x) for x in raw.split(","))
+            if len(values) == 4:
+                return values  # type: ignore[return-value]
         except ValueError:
-            log.warning("ignoring malformed PAPERBOT_FUSION_WEIGHTS=%r (want three numbers)", raw)
-    return 1.0, 1.0, 2.0
+            pass
+        log.warning("ignoring malformed PAPERBOT_FUSION_WEIGHTS=%r (want four numbers)", raw)
+    return DEFAULT_WEIGHTS
 
 
 FUSION_WEIGHTS = _weights()
@@ -98,15 +103,21 @@ class HybridSearcher:
         sent = self.index.best_sentence_scores(qvec, cand_ids)
         lex_map = dict(lexical)
         lex = np.array([lex_map.get(i, 0.0) for i in cand_ids])
-        w_doc, w_sent, w_lex = FUSION_WEIGHTS
-        fused = w_doc / (RRF_K + _ranks(doc)) + w_sent / (RRF_K + _ranks(sent)) + w_lex / (RRF_K + _ranks(lex, lex > 0))
+        freqs, total = self.store.doc_freqs(terms)
+        term_idf = {t: idf(f, total) for t, f in freqs.items()}
+        cover = self._coverage(terms, term_idf, cand_ids)
+        w_doc, w_sent, w_lex, w_cover = FUSION_WEIGHTS
+        fused = (
+            w_doc / (RRF_K + _ranks(doc))
+            + w_sent / (RRF_K + _ranks(sent))
+            + w_lex / (RRF_K + _ranks(lex, lex > 0))
+            + w_cover / (RRF_K + _ranks(cover, cover > 0))
+        )
         exact_set = set(exact)
         fused = fused + np.array([1.0 if i in exact_set else 0.0 for i in cand_ids])
         order = np.argsort(-fused, kind="stable")[:k]
         top_ids = [int(ids[j]) for j in order]
         papers = self.store.get_many(top_ids)
-        freqs, total = self.store.doc_freqs(terms)
-        term_idf = {t: idf(f, total) for t, f in freqs.items()}
         hits = []
         scored_sentences: dict[int, list[tuple[str, float]]] = {}
         for j in order:
@@ -144,6 +155,18 @@ class HybridSearcher:
             top_doc=float(doc.max()),
             sentences=scored_sentences,
         )
+
+    def _coverage(self, terms: list[str], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:
+        """How much of the question each candidate covers: the IDF-weighted share of its words it contains."""
+        out = np.zeros(len(cand_ids))
+        total = sum(term_idf.values())
+        if not terms or total <= 0:
+            return out
+        position = {pid: i for i, pid in enumerate(cand_ids)}
+        for term, found in self.store.term_hits(terms, cand_ids).items():
+            for pid in found:
+                out[position[pid]] += term_idf[term] / total
+        return out
 
     def sentence_cosines(self, qvec: np.ndarray, paper: Paper) -> tuple[list[str], list[float]]:
         """A paper's abstract sentences, in order, with their cosine to the query."""

@@ -314,6 +314,22 @@ class PaperStore:
                 )
         return {t: self._df_cache[t] for t in terms}
 
+    def term_hits(self, terms: Sequence[str], paper_ids: Sequence[int]) -> dict[str, set[int]]:
+        """For each term, which of ``paper_ids`` contain it (FTS5 matching, so stemmed).
+
+        In a large library the very common terms are left out, as in :meth:`lexical_search`.
+        """
+        if not terms or not paper_ids:
+            return {}
+        wanted = set(paper_ids)
+        out: dict[str, set[int]] = {}
+        with self.db.read() as conn:
+            for term in self._selective_terms(conn, terms):
+                # Intersecting in Python: FTS5 with "rowid IN (...)" is ~80x slower than the bare match.
+                rows = conn.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?", (_fts_quote(term),))
+                out[term] = {int(r[0]) for r in rows} & wanted
+        return out
+
     def _selective_terms(self, conn: sqlite3.Connection, terms: Sequence[str]) -> list[str]:
         """``terms`` without the very common ones in a large library (at least the two rarest are kept)."""
         freq = self._doc_freqs(conn, terms)
