@@ -160,7 +160,7 @@ def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     library = _open_library(args)
-    report = asyncio.run(fetch_days(library, days, base_url=args.base))
+    report = asyncio.run(fetch_days(library, days, base_url=args.base, timeout=args.timeout, retries=args.retries))
     out.write(report.summary() + "\n")
     return 1 if report.all_failed else 0
 
@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--date", type=_parse_day, help="one day (default: today, UTC)")
     when.add_argument("--since", type=_parse_day, help="every day from this one to today")
     p.add_argument("--base", default=None, help="API base URL (env PAPERBOT_HF_BASE, default https://huggingface.co)")
+    p.add_argument("--timeout", type=float, default=None, help="connect and read timeout in seconds (default 10/30)")
+    p.add_argument("--retries", type=int, default=None, help="retries after a failed try (default 3)")
     p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
