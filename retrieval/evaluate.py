@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from retrieval.library import Library
 from retrieval.text import normalize_title
 
@@ -72,6 +74,42 @@ def evaluate(library: Library, questions: Path | None, unanswerable: Path | None
         "abstention_recall": abstained_outside / len(outside) if outside else 1.0,
         "misses": misses,
         "false_answers": false_answers,
+    }
+
+
+def abstention_features(library: Library, question: str) -> list[float]:
+    """The signals the abstention model reads: best sentence cosine, best paper cosine, top fused score."""
+    result = library.searcher.search(question, 5)
+    top_fused = result.hits[0].score if result.hits else 0.0
+    return [result.top_sentence, result.top_doc, top_fused]
+
+
+def fit_abstention(
+    library: Library, answerable: list[Path], unanswerable: list[Path], answer_share: float = 0.99
+) -> dict[str, Any]:
+    """Fit the abstention model: logistic regression (NumPy, IRLS, L2 of 1: stronger fits generalized worse to held-out questions) on covered vs. uncovered
+    questions, and the threshold that answers ``answer_share`` of the covered ones."""
+    pos = [abstention_features(library, x["question"]) for p in answerable for x in _read(p)]
+    neg = [abstention_features(library, x["question"]) for p in unanswerable for x in _read(p)]
+    x = np.hstack([np.asarray(pos + neg), np.ones((len(pos) + len(neg), 1))])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    w = np.zeros(x.shape[1])
+    ridge = np.eye(x.shape[1]) * 1.0
+    ridge[-1, -1] = 0.0  # the bias is not penalized
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-x @ w))
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
+        w -= np.linalg.solve(hessian, x.T @ (p - y) + ridge @ w)
+    confidence = 1.0 / (1.0 + np.exp(-x @ w))
+    threshold = float(np.quantile(confidence[: len(pos)], 1.0 - answer_share))
+    return {
+        "weights": [round(float(v), 2) for v in w[:-1]],
+        "bias": round(float(w[-1]), 2),
+        "threshold": round(threshold, 3),
+        "answered_covered": float(np.mean(confidence[: len(pos)] >= threshold)),
+        "abstained_uncovered": float(np.mean(confidence[len(pos) :] < threshold)),
+        "covered": len(pos),
+        "uncovered": len(neg),
     }
 
 

@@ -37,7 +37,8 @@ from retrieval.text import split_sentences
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+# 2: paper vectors are the mean of sentence vectors.
+FORMAT = 2
 # Bump when split_sentences changes: stored sentence vectors would no longer line up.
 SPLITTER_VERSION = 2
 MANIFEST = "manifest.json"
@@ -65,9 +66,17 @@ def corpus_fingerprint(pairs: dict[int, str], ids: Sequence[int]) -> str:
     return digest.hexdigest()
 
 
-def paper_text(title: str, abstract: str) -> str:
-    """What a paper's vector is computed from."""
-    return f"{title}. {abstract}"
+def paper_vectors(sentence_vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each paper's vector: the normalized mean of its sentence vectors.
+
+    Measured against encoding title + abstract in one pass (dev questions and claims): the
+    same Recall@1, while covering the whole abstract instead of the model's first 256
+    tokens, and embedding each text once halves build and ingest time.
+    """
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    sums = np.add.reduceat(sentence_vectors, starts, axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -243,12 +252,12 @@ class DenseIndex:
         ids = [i for i in ids if i in texts]
         sentences = [split_sentences(texts[i][1]) or [texts[i][1]] for i in ids]
         flat_sents = [s for group in sentences for s in group]
-        total = len(ids) + len(flat_sents)
+        total = len(flat_sents)
         tick = self.progress(total, "Embedding papers") if self.progress and total > 64 else None
-        encode = self.embedder.encode if len(ids) > 8 else (lambda t, on_progress=None: self.embedder.encode_small(t))
-        doc_vecs = encode([paper_text(*texts[i]) for i in ids], on_progress=tick)
-        sent_vecs = encode(flat_sents, on_progress=tick).astype(np.float16)
+        vectors = self.embedder.encode(flat_sents, on_progress=tick)
         counts = np.array([len(g) for g in sentences], dtype=np.int64)
+        doc_vecs = paper_vectors(vectors, counts)
+        sent_vecs = vectors.astype(np.float16)
         a = self._a
         all_docs = np.concatenate([a.doc_vecs, doc_vecs])
         kind = "hnsw" if len(all_docs) >= HNSW_THRESHOLD else "flat"

@@ -25,14 +25,14 @@ from retrieval.text import query_terms, split_sentences, stem_in
 log = logging.getLogger(__name__)
 
 CANDIDATES = 100
-RRF_K = 20.0
+RRF_K = 10.0
 
 
-DEFAULT_WEIGHTS = (1.0, 1.0, 2.0, 1.0)
+DEFAULT_WEIGHTS = (2.0, 1.0, 2.0, 1.0)
 
 
 def _weights() -> tuple[float, float, float, float]:
-    """RRF weights of (paper cosine, best-sentence cosine, BM25, IDF-weighted term coverage); measured, see README."""
+    """RRF weights of (paper cosine, best-sentence cosine, BM25, IDF-weighted term coverage); see README."""
     raw = os.environ.get("PAPERBOT_FUSION_WEIGHTS", "")
     if raw:
         try:
@@ -190,7 +190,7 @@ class HybridSearcher:
         """Each paper's best cosine to any of the topics (for ranking a digest)."""
         if not papers or not topics:
             return {}
-        tvecs = self.embedder.encode_small([t for t in topics if t.strip()])
+        tvecs = self.embedder.encode([t for t in topics if t.strip()])
         ids = [p.id for p in papers if p.id is not None]
         out: dict[int, float] = {}
         for pid in ids:
