@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ import faiss
 import numpy as np
 
 from retrieval.embedder import Embedder
-from retrieval.store import PaperStore
+from retrieval.store import PaperStore, corpus_fingerprint
 from retrieval.text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -56,14 +55,6 @@ ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
 class IndexCorrupt(RuntimeError):
     """The index files are missing, unreadable or inconsistent."""
-
-
-def corpus_fingerprint(pairs: dict[int, str], ids: Sequence[int]) -> str:
-    """Hash of (id, text hash) for ``ids``: equal fingerprints mean the same texts were embedded."""
-    digest = hashlib.sha1()
-    for paper_id in sorted(ids):
-        digest.update(f"{paper_id}:{pairs.get(paper_id, '-')};".encode())
-    return digest.hexdigest()
 
 
 def paper_vectors(sentence_vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:

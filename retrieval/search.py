@@ -20,7 +20,7 @@ from retrieval.index import DenseIndex
 from retrieval.models import Hit, Paper
 from retrieval.sentences import idf, score_sentences
 from retrieval.store import PaperStore
-from retrieval.text import query_terms, split_sentences, stem_in
+from retrieval.text import query_terms, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,6 @@ class SearchResult:
     query: str
     hits: list[Hit]
     library_size: int
-    query_vector: np.ndarray
-    terms: list[str] = field(default_factory=list)
-    # Fraction of the query's content words found in the top paper (lexical coverage).
-    term_coverage: float = 0.0
     # Cosine of the best sentence / paper among all candidates.
     top_sentence: float = 0.0
     top_doc: float = 0.0
@@ -97,7 +93,7 @@ class HybridSearcher:
         cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
         size = self.index.size
         if not cand_ids:
-            return SearchResult(query, [], size, qvec, terms)
+            return SearchResult(query, [], size)
         ids = np.asarray(cand_ids)
         doc = self.index.doc_scores(qvec, cand_ids)
         sent = self.index.best_sentence_scores(qvec, cand_ids)
@@ -140,17 +136,10 @@ class HybridSearcher:
                     exact=int(ids[j]) in exact_set,
                 )
             )
-        coverage = 0.0
-        if hits and terms:
-            text = f"{hits[0].paper.title} {hits[0].paper.abstract}".casefold()
-            coverage = sum(stem_in(t, text) for t in terms) / len(terms)
         return SearchResult(
             query=query,
             hits=hits,
             library_size=size,
-            query_vector=qvec,
-            terms=terms,
-            term_coverage=coverage,
             top_sentence=float(sent.max()),
             top_doc=float(doc.max()),
             sentences=scored_sentences,

@@ -37,6 +37,14 @@ COMMON_TERM_FRACTION = 0.10
 PRUNE_FROM = 20_000
 
 
+def corpus_fingerprint(pairs: dict[int, str], ids: Iterable[int]) -> str:
+    """Hash of (id, text hash) for ``ids``: equal fingerprints mean the same texts were embedded."""
+    digest = hashlib.sha1()
+    for paper_id in sorted(ids):
+        digest.update(f"{paper_id}:{pairs.get(paper_id, '-')};".encode())
+    return digest.hexdigest()
+
+
 def _fts_quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -253,11 +261,8 @@ class PaperStore:
 
     def fingerprint(self) -> str:
         """A hash of every paper's id and text: equal fingerprints mean the same corpus to embed."""
-        digest = hashlib.sha1()
-        with self.db.read() as conn:
-            for row in conn.execute("SELECT id, text_hash FROM papers ORDER BY id"):
-                digest.update(f"{row[0]}:{row[1]};".encode())
-        return digest.hexdigest()
+        pairs = self.id_hashes()
+        return corpus_fingerprint(pairs, pairs)
 
     def find_exact(self, query: str) -> list[int]:
         """Ids of papers whose normalized title or arXiv id equals the query."""
