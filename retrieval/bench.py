@@ -5,6 +5,7 @@ Figures are printed, never asserted: timing belongs here, not in tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -135,12 +136,7 @@ def synthetic_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
 
 def _search_times(index: Any, queries: np.ndarray) -> list[float]:
     """Milliseconds of each single-query search, as a question would run it."""
-    out = []
-    for q in queries:
-        started = time.perf_counter()
-        index.search(q.reshape(1, -1), 10)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
+    return [_time(functools.partial(index.search, q.reshape(1, -1), 10), 1)[0] for q in queries]
 
 
 def bench_scale(sizes: list[int], dim: int, queries: int = 200) -> list[dict[str, float]]:

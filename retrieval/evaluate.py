@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from retrieval.library import Library
-from retrieval.text import normalize_title
+from retrieval.responder import abstention_signals
+from retrieval.text import clean_question, normalize_title
 
 
 def _read(path: Path | None) -> list[dict[str, Any]]:
@@ -78,10 +79,8 @@ def evaluate(library: Library, questions: Path | None, unanswerable: Path | None
 
 
 def abstention_features(library: Library, question: str) -> list[float]:
-    """The signals the abstention model reads: best sentence cosine, best paper cosine, top fused score."""
-    result = library.searcher.search(question, 5)
-    top_fused = result.hits[0].score if result.hits else 0.0
-    return [result.top_sentence, result.top_doc, top_fused]
+    """The responder's abstention signals for a question, cleaned as ``Library.ask`` cleans it."""
+    return list(abstention_signals(library.searcher.search(clean_question(question), 5)))
 
 
 def fit_abstention(

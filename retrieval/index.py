@@ -190,10 +190,15 @@ class DenseIndex:
         if not consistent:
             raise IndexCorrupt("index files disagree with each other or with the manifest")
         doc_vecs = faiss_index.reconstruct_n(0, n) if n else np.zeros((0, self.embedder.dimension), np.float32)
-        if sent_vecs.size * 4 <= RAM_SENTENCE_BYTES:
-            # Small enough for RAM as float32: scoring then skips a float16 conversion per question.
-            sent_vecs = np.asarray(sent_vecs, dtype=np.float32)
-        self._set(_Arrays(faiss_index, doc_vecs, paper_ids.astype(np.int64), sent_vecs, offsets.astype(np.int64)))
+        self._set(
+            _Arrays(
+                faiss_index,
+                doc_vecs,
+                paper_ids.astype(np.int64),
+                self._sentence_matrix(sent_vecs),
+                offsets.astype(np.int64),
+            )
+        )
         self.fingerprint = str(manifest.get("fingerprint", ""))
         self.generation = int(manifest.get("generation", 0))
         self.index_type = str(manifest.get("index_type", "flat"))
@@ -274,7 +279,8 @@ class DenseIndex:
 
     @staticmethod
     def _sentence_matrix(vectors: np.ndarray) -> np.ndarray:
-        return vectors.astype(np.float32) if vectors.size * 4 <= RAM_SENTENCE_BYTES else vectors
+        # Small enough for RAM as float32: scoring then skips a float16 conversion per question.
+        return np.asarray(vectors, dtype=np.float32) if vectors.size * 4 <= RAM_SENTENCE_BYTES else vectors
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:

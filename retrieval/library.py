@@ -64,10 +64,10 @@ class LibraryStats:
 class Library:
     """Store + index + embedder behind the operations users see."""
 
-    def __init__(self, data_dir: Path, db: Database, embedder: Embedder, index: DenseIndex) -> None:
+    def __init__(self, data_dir: Path, store: PaperStore, embedder: Embedder, index: DenseIndex) -> None:
         self.data_dir = data_dir
-        self.db = db
-        self.store = PaperStore(db)
+        self.db = store.db
+        self.store = store
         self.embedder = embedder
         self.index = index
         self.searcher = HybridSearcher(self.store, self.index, self.embedder)
@@ -99,7 +99,7 @@ class Library:
             log.info("seeded the library with %d bundled papers", len(report.new))
         embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
         index = DenseIndex.open(data_dir / INDEX_DIR, store, embedder, progress=progress)
-        return cls(data_dir, db, embedder, index)
+        return cls(data_dir, store, embedder, index)
 
     # -- questions -----------------------------------------------------------------------
 

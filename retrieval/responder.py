@@ -30,6 +30,12 @@ ABSTAIN_BIAS = -2.97
 ABSTAIN_THRESHOLD = 0.671
 
 
+def abstention_signals(result: SearchResult) -> tuple[float, float, float]:
+    """What the abstention model reads: best sentence cosine, best paper cosine, the top paper's fused score."""
+    top_fused = result.hits[0].score if result.hits else 0.0
+    return result.top_sentence, result.top_doc, top_fused
+
+
 def coverage_confidence(top_sentence: float, top_doc: float, top_fused: float) -> float:
     """Probability-like confidence that the library covers the question."""
     w_sent, w_doc, w_fused = ABSTAIN_WEIGHTS
@@ -95,7 +101,7 @@ def format_answer_text(quotes: list[Quote], sources: list[Source], abstained: bo
 def compose_answer(question: str, result: SearchResult, *, started: float) -> Answer:
     """An :class:`Answer` from search results: quotes and sources, or an abstention with the closest titles."""
     sources = [_source(hit) for hit in result.hits]
-    confidence = coverage_confidence(result.top_sentence, result.top_doc, result.hits[0].score) if result.hits else 0.0
+    confidence = coverage_confidence(*abstention_signals(result)) if result.hits else 0.0
     abstained = confidence < ABSTAIN_THRESHOLD
     quotes: list[Quote] = []
     if not abstained:

@@ -307,8 +307,8 @@ class PaperStore:
             self._df_cache.clear()
             self._df_version = version
             self._df_total = int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
-        # Counting stops at the cap, so a very common term costs at most `cap` rows, once.
-        cap = self._df_total if self._df_total < self.prune_from else int(self._df_total * COMMON_TERM_FRACTION) + 1
+        # Counting stops just past the cap, so a very common term costs at most that many rows, once.
+        cap = self._df_total if self._df_total < self.prune_from else self._common_cap() + 1
         for term in terms:
             if term not in self._df_cache:
                 self._df_cache[term] = int(
@@ -335,12 +335,16 @@ class PaperStore:
                 out[term] = {int(r[0]) for r in rows} & wanted
         return out
 
+    def _common_cap(self) -> int:
+        """Past this many papers a term counts as very common (large libraries only)."""
+        return int(self._df_total * COMMON_TERM_FRACTION)
+
     def _selective_terms(self, conn: sqlite3.Connection, terms: Sequence[str]) -> list[str]:
         """``terms`` without the very common ones in a large library (at least the two rarest are kept)."""
         freq = self._doc_freqs(conn, terms)
         if self._df_total < self.prune_from:
             return list(terms)
-        cap = int(self._df_total * COMMON_TERM_FRACTION)
+        cap = self._common_cap()
         kept = [t for t in terms if freq[t] <= cap]
         return kept or sorted(terms, key=lambda t: freq[t])[:2]
 
