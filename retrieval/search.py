@@ -151,11 +151,10 @@ class HybridSearcher:
         total = sum(term_idf.values())
         if not terms or total <= 0:
             return out
-        position = {pid: i for i, pid in enumerate(cand_ids)}
-        for term, found in self.store.term_hits(terms, cand_ids).items():
-            for pid in found:
-                out[position[pid]] += term_idf[term] / total
-        return out
+        cands = np.asarray(cand_ids, dtype=np.int64)
+        for term, found in self.store.postings(terms).items():
+            out += np.isin(cands, found.ids) * term_idf[term]
+        return out / total
 
     def sentence_cosines(self, qvec: np.ndarray, paper: Paper) -> tuple[list[str], list[float]]:
         """A paper's abstract sentences, in order, with their cosine to the query."""

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from retrieval.text import stem_in, term_set
+from retrieval.text import rough_stem, term_set
 
 # cosine, overlap, idf-overlap, relative position, is-first, contribution cue, length, cosine - best cosine
 WEIGHTS = (0.86, 1.22, 1.67, 0.36, -0.94, 0.71, 0.85, 1.06)
@@ -36,13 +36,14 @@ def score_sentences(
         return []
     best = max(cosines)
     query = set(terms)
-    total_idf = sum(term_idf.get(t, 1.0) for t in query) or 1.0
+    weighted = [(rough_stem(t), term_idf.get(t, 1.0)) for t in query]
+    total_idf = sum(w for _, w in weighted) or 1.0
     last = max(1, len(sentences) - 1)
     scores = []
     for i, (text, cosine) in enumerate(zip(sentences, cosines, strict=True)):
         lowered = text.casefold()
         overlap = len(term_set(text) & query) / len(query) if query else 0.0
-        idf_overlap = sum(term_idf.get(t, 1.0) for t in query if stem_in(t, lowered)) / total_idf
+        idf_overlap = sum(w for stem, w in weighted if stem in lowered) / total_idf
         features = (
             cosine,
             overlap,

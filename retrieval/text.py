@@ -152,10 +152,9 @@ def _split(text: str) -> list[str]:
     return sentences
 
 
-def stem_in(term: str, lowered_text: str) -> bool:
-    """Whether a query term occurs in a (case-folded) text, allowing common suffixes ("prune"/"pruning")."""
-    stem = term[: max(4, len(term) - 3)] if len(term) > 5 else term
-    return stem in lowered_text
+def rough_stem(term: str) -> str:
+    """A query term without a common suffix, for substring tests ("pruning" -> "prun", matching "prune")."""
+    return term[: max(4, len(term) - 3)] if len(term) > 5 else term
 
 
 @functools.lru_cache(maxsize=16384)

@@ -115,3 +115,17 @@ def test_past_the_threshold_the_index_switches_to_hnsw_and_reloads_as_hnsw(open_
     again = open_library("h")
     assert again.index.index_type == "hnsw" and again.index.size == 8
     assert again.search("More 3: Graph neural networks for molecules", 1)[0].paper.ext_id == "more-3"
+
+
+def test_best_sentence_scores_agree_by_full_scan_and_by_gathering_candidates(library, monkeypatch):
+    import retrieval.index
+
+    qvec = library.embedder.encode_query("merging fine-tuned models without retraining")
+    ids = sorted(library.index.position)[::7] + [10**9]  # every 7th paper, and one the index does not know
+    expected = np.array([library.index.sentence_scores(qvec, i).max() if i < 10**9 else 0.0 for i in ids])
+    monkeypatch.setattr(retrieval.index, "FULL_SCAN_SENTENCES", 10**9)
+    full = library.index.best_sentence_scores(qvec, ids)
+    monkeypatch.setattr(retrieval.index, "FULL_SCAN_SENTENCES", 0)
+    gathered = library.index.best_sentence_scores(qvec, ids)
+    np.testing.assert_allclose(full, expected, atol=1e-6)
+    np.testing.assert_allclose(gathered, expected, atol=1e-6)

@@ -116,3 +116,39 @@ def test_in_a_large_library_very_common_terms_are_left_out_of_bm25_queries(tmp_p
     assert len(store.lexical_search(["common", "words"], 100)) == 100  # all common: the rarest are kept
     assert len(PaperStore(db).lexical_search(["common", "zebra"], 100)) == 100  # small library: plain BM25
     db.close()
+
+
+def test_bm25_from_cached_term_postings_equals_fts5s_own_or_query(store):
+    store.upsert(
+        [
+            Paper(title="Gradient noise for deep nets", abstract="Adding gradient noise helps deep networks train."),
+            Paper(title="Noise in labels", abstract="Label noise hurts. We clean noisy labels with a small model."),
+            Paper(title="Deep sets", abstract="Permutation invariant deep models for sets of points."),
+            Paper(title="Other", abstract=ABSTRACT),
+        ]
+    )
+    terms = ["noise", "deep", "labels", "absent"]
+    with store.db.read() as conn:
+        expected = conn.execute(
+            "SELECT rowid, -bm25(papers_fts, 2.0, 1.0) AS s FROM papers_fts"
+            " WHERE papers_fts MATCH '\"noise\" OR \"deep\" OR \"labels\" OR \"absent\"' ORDER BY s DESC"
+        ).fetchall()
+    for _ in range(2):  # the second time from the cache
+        got = store.lexical_search(terms, 10)
+        assert [i for i, _ in got] == [r[0] for r in expected]
+        assert [s for _, s in got] == pytest.approx([r[1] for r in expected], rel=1e-9)
+    assert store.lexical_search(terms, 2) == got[:2]
+
+
+def test_cached_term_postings_see_papers_written_by_this_and_by_another_connection(tmp_path):
+    db = Database(tmp_path / "lib.sqlite3")
+    store = PaperStore(db)
+    store.upsert([Paper(title="Zebra stripes", abstract="Why zebras have stripes.")])
+    assert len(store.lexical_search(["zebra"], 10)) == 1
+    store.upsert([Paper(title="Zebra crossings", abstract="Pedestrian zebra crossings and safety.")])
+    assert len(store.lexical_search(["zebra"], 10)) == 2
+    other = Database(tmp_path / "lib.sqlite3")
+    PaperStore(other).upsert([Paper(title="Zebra finches", abstract="Song learning in zebra finches.")])
+    other.close()
+    assert len(store.lexical_search(["zebra"], 10)) == 3
+    db.close()
