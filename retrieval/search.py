@@ -20,7 +20,7 @@ from retrieval.index import DenseIndex
 from retrieval.models import Hit, Paper
 from retrieval.sentences import idf, score_sentences
 from retrieval.store import PaperStore
-from retrieval.text import query_terms, split_sentences
+from retrieval.text import query_terms, split_sentences, strip_framing
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,13 @@ class HybridSearcher:
         """The ``k`` best papers for ``query`` with their best sentences and scores."""
         if self.index.is_stale(self.store):
             self.index.sync(self.store)
-        qvec = self.embedder.encode_query(query)
-        terms = query_terms(query)
+        topic = strip_framing(query)
+        qvec = self.embedder.encode_query(topic)
+        terms = query_terms(topic)
         n_cand = max(CANDIDATES, 4 * k)
         dense = self.index.search(qvec, n_cand)
         lexical = self.store.lexical_search(terms, n_cand)
-        exact = self.store.find_exact(query)
+        exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
         cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
         size = self.index.size
         if not cand_ids:

@@ -111,6 +111,46 @@ def clean_question(raw: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     return text
 
 
+_WORKS = r"(?:papers?|works?|research|stud(?:y|ies)|articles?|publications?|literature|preprints?)"
+_ABOUT = (
+    r"(?:\s+(?:(?:that|which)\s+(?:stud(?:y|ies)|shows?|proposes?|looks?\s+at|investigates?|discuss(?:es)?|explores?|examines?)"
+    r"|on|about|regarding|for|into|in|that|which|where|showing|studying))?"
+)
+_ARTICLE = r"(?:(?:a|an|any|some|the|recent|good|new)\s+)*"
+_LEAD = re.compile(
+    r"^(?:"
+    r"(?:hey|hi|hello|yo|ok|okay|so|please|pls|quick\s+question)\b[\s,!:.-]*"
+    r"|@?paperbot\b[\s,!:.-]*"
+    rf"|(?:is|are)\s+there\s+{_ARTICLE}{_WORKS}{_ABOUT}\b[\s,:-]*"
+    rf"|(?:i'?m|i\s+am)\s+(?:looking|searching)\s+for\s+{_ARTICLE}{_WORKS}?{_ABOUT}\b[\s,:-]*"
+    rf"|(?:do|does)\s+(?:you|anyone|anybody|someone|somebody)\s+know\s+(?:of\s+)?{_ARTICLE}{_WORKS}{_ABOUT}\b[\s,:-]*"
+    rf"|(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?(?:find|show|recommend|suggest|give|list)\s+(?:me\s+)?{_ARTICLE}{_WORKS}{_ABOUT}\b[\s,:-]*"
+    rf"|{_ARTICLE}{_WORKS}\s+(?:on|about|regarding)\b[\s,:-]*"
+    r")",
+    re.IGNORECASE,
+)
+_TRAIL = re.compile(
+    r"[\s,;:-]*\b(?:anything|anyone|any\s+ideas|thanks|thank\s+you|thx|pls|please)\s*[?.!]*\s*$", re.IGNORECASE
+)
+
+
+def strip_framing(question: str) -> str:
+    """The question without request framing ("hey, is there a paper on …", "… - anything?").
+
+    The framing words say nothing about the topic but pull the question's embedding and
+    its BM25 terms towards every abstract that says "paper" or "work". The framing is
+    kept when too little would be left to search for.
+    """
+    text = question
+    for _ in range(4):  # "hey @paperbot, is there a paper on …" peels off in steps
+        stripped = _LEAD.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = _TRAIL.sub("", text).strip(" ,;:-")
+    return text if len(query_terms(text)) >= 2 else question
+
+
 def has_content(question: str) -> bool:
     """True when a cleaned question has at least one letter or digit to search for."""
     return any(ch.isalnum() for ch in question)

@@ -121,7 +121,7 @@ def test_best_sentence_scores_agree_by_full_scan_and_by_gathering_candidates(lib
     import retrieval.index
 
     qvec = library.embedder.encode_query("merging fine-tuned models without retraining")
-    ids = sorted(library.index.position)[::7] + [10**9]  # every 7th paper, and one the index does not know
+    ids = [*sorted(library.index.position)[::7], 10**9]  # every 7th paper, and one the index does not know
     expected = np.array([library.index.sentence_scores(qvec, i).max() if i < 10**9 else 0.0 for i in ids])
     monkeypatch.setattr(retrieval.index, "FULL_SCAN_SENTENCES", 10**9)
     full = library.index.best_sentence_scores(qvec, ids)

@@ -131,7 +131,7 @@ def test_bm25_from_cached_term_postings_equals_fts5s_own_or_query(store):
     with store.db.read() as conn:
         expected = conn.execute(
             "SELECT rowid, -bm25(papers_fts, 2.0, 1.0) AS s FROM papers_fts"
-            " WHERE papers_fts MATCH '\"noise\" OR \"deep\" OR \"labels\" OR \"absent\"' ORDER BY s DESC"
+            ' WHERE papers_fts MATCH \'"noise" OR "deep" OR "labels" OR "absent"\' ORDER BY s DESC'
         ).fetchall()
     for _ in range(2):  # the second time from the cache
         got = store.lexical_search(terms, 10)

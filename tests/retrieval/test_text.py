@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from retrieval.text import MAX_QUESTION_CHARS, clean_question, has_content, query_terms, split_sentences
+import pytest
+
+from retrieval.text import (
+    MAX_QUESTION_CHARS,
+    clean_question,
+    has_content,
+    query_terms,
+    split_sentences,
+    strip_framing,
+)
 
 
 def test_sentences_are_verbatim_substrings_and_respect_abbreviations():
@@ -46,3 +55,31 @@ def test_query_terms_drop_stopwords_and_keep_order():
         "filters",
         "twice",
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Is there a paper that studies dense retrievers without labels?", "dense retrievers without labels?"),
+        ("hey @paperbot, is there research about LoRA matrices", "LoRA matrices"),
+        ("I'm looking for work on background music for videos - anything?", "background music for videos"),
+        ("Any papers on gradient noise for deep nets?", "gradient noise for deep nets?"),
+        ("can you recommend me some papers about graph networks for molecules", "graph networks for molecules"),
+        ("do you know of any work on speculative decoding", "speculative decoding"),
+        ("Are there any recent studies showing scaling laws for sparse models?", "scaling laws for sparse models?"),
+    ],
+)
+def test_request_framing_is_stripped_from_the_topic(question, topic):
+    assert strip_framing(question) == topic
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is there a way to train one embedding whose prefixes work?",
+        "Is there a paper on pruning?",
+        "study of attention heads",
+    ],
+)
+def test_questions_that_are_all_topic_or_too_short_keep_their_framing(question):
+    assert strip_framing(question) == question
