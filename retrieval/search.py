@@ -85,12 +85,13 @@ class HybridSearcher:
         if self.index.is_stale(self.store):
             self.index.sync(self.store)
         topic = strip_framing(query)
-        qvec = self.embedder.encode_query(topic)
         terms = query_terms(topic)
         n_cand = max(CANDIDATES, 4 * k)
-        dense = self.index.search(qvec, n_cand)
         lexical = self.store.lexical_search(terms, n_cand)
         exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
+        freqs, total = self.store.doc_freqs(terms)
+        qvec = self.embedder.encode_query(topic)
+        dense = self.index.search(qvec, n_cand)
         cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
         size = self.index.size
         if not cand_ids:
@@ -100,7 +101,6 @@ class HybridSearcher:
         sent = self.index.best_sentence_scores(qvec, cand_ids)
         lex_map = dict(lexical)
         lex = np.array([lex_map.get(i, 0.0) for i in cand_ids])
-        freqs, total = self.store.doc_freqs(terms)
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
         cover = self._coverage(terms, term_idf, cand_ids)
         w_doc, w_sent, w_lex, w_cover = FUSION_WEIGHTS
