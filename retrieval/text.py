@@ -119,7 +119,7 @@ _ABOUT = (
 _ARTICLE = r"(?:(?:a|an|any|some|the|recent|good|new)\s+)*"
 _LEAD = re.compile(
     r"^(?:"
-    r"(?:hey|hi|hello|yo|ok|okay|so|please|pls|quick\s+question)\b[\s,!:.-]*"
+    r"(?:hey|hi|hello|yo|ok|okay|so|please|pls|quick\s+question)(?=[\s,!:.])[\s,!:.]*"
     r"|@?paperbot\b[\s,!:.-]*"
     rf"|(?:is|are)\s+there\s+{_ARTICLE}{_WORKS}{_ABOUT}\b[\s,:-]*"
     rf"|(?:i'?m|i\s+am)\s+(?:looking|searching)\s+for\s+{_ARTICLE}{_WORKS}?{_ABOUT}\b[\s,:-]*"
@@ -129,8 +129,11 @@ _LEAD = re.compile(
     r")",
     re.IGNORECASE,
 )
+# "anything"/"anyone" only after a dash or comma: "can a model learn anything?" keeps its word.
 _TRAIL = re.compile(
-    r"[\s,;:-]*\b(?:anything|anyone|any\s+ideas|thanks|thank\s+you|thx|pls|please)\s*[?.!]*\s*$", re.IGNORECASE
+    r"(?:\s*[,;:-]+\s*(?:anything|anyone|any\s+ideas)|[\s,;:-]+(?:any\s+ideas|thanks|thank\s+you|thx|pls|please))"
+    r"\s*[?.!]*\s*$",
+    re.IGNORECASE,
 )
 
 

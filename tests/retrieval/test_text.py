@@ -67,6 +67,7 @@ def test_query_terms_drop_stopwords_and_keep_order():
         ("can you recommend me some papers about graph networks for molecules", "graph networks for molecules"),
         ("do you know of any work on speculative decoding", "speculative decoding"),
         ("Are there any recent studies showing scaling laws for sparse models?", "scaling laws for sparse models?"),
+        ("Hi! papers about vision transformers for video, thanks", "vision transformers for video"),
     ],
 )
 def test_request_framing_is_stripped_from_the_topic(question, topic):
@@ -79,6 +80,9 @@ def test_request_framing_is_stripped_from_the_topic(question, topic):
         "is there a way to train one embedding whose prefixes work?",
         "Is there a paper on pruning?",
         "study of attention heads",
+        "OK-VQA results with retrieval",
+        "hi-res image synthesis with diffusion",
+        "can a small model learn anything from noisy labels?",
     ],
 )
 def test_questions_that_are_all_topic_or_too_short_keep_their_framing(question):
