@@ -150,7 +150,9 @@ def strip_framing(question: str) -> str:
         if stripped == text:
             break
         text = stripped
-    text = _TRAIL.sub("", text).strip(" ,;:-")
+    # The sign-off is short: looking only at the end keeps this linear on long punctuation runs.
+    tail = _TRAIL.search(text, max(0, len(text) - 40))
+    text = (text[: tail.start()] if tail else text).strip(" ,;:-")
     return text if len(query_terms(text)) >= 2 else question
 
 
