@@ -70,7 +70,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Quote:
-    """A sentence taken verbatim from an abstract, with the index of its source."""
+    """A passage taken verbatim from an abstract (one sentence, or adjacent ones), with the index of its source."""
 
     text: str
     source_index: int

@@ -64,6 +64,9 @@ def select_quotes(result: SearchResult) -> list[Quote]:
 
     Quoting one paper rather than mixing papers keeps the answer attributable at a glance;
     the other papers are listed after it with their own best sentence as their quote.
+    Sentences that stand next to each other in the abstract become one passage, as the
+    abstract has them: it reads as written, and a sentence that another splitter would
+    not have cut in two is still quoted whole.
     """
     if not result.hits:
         return []
@@ -71,8 +74,15 @@ def select_quotes(result: SearchResult) -> list[Quote]:
     scored = result.sentences.get(top_id) or [(result.hits[0].best_sentence, 0.0)]
     best = max(score for _, score in scored)
     chosen = sorted(range(len(scored)), key=lambda i: -scored[i][1])[:MAX_QUOTES]
-    chosen = [i for i in chosen if scored[i][1] >= best - QUOTE_MARGIN]
-    return [Quote(scored[i][0], 0, scored[i][1]) for i in sorted(chosen)]
+    chosen = sorted(i for i in chosen if scored[i][1] >= best - QUOTE_MARGIN)
+    runs: list[list[int]] = []
+    for i in chosen:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    # Abstracts are stored whitespace-collapsed, so adjacent sentences are one space apart.
+    return [Quote(" ".join(scored[i][0] for i in run), 0, max(scored[i][1] for i in run)) for run in runs]
 
 
 def format_answer_text(quotes: list[Quote], sources: list[Source], abstained: bool, library_size: int) -> str:

@@ -10,12 +10,34 @@ def test_an_answer_quotes_verbatim_sentences_of_the_cited_papers(library):
     assert not answer.abstained
     assert answer.sources[0].title == "Adam: A Method for Stochastic Optimization"
     assert 1 <= len(answer.quotes) <= 3
+    quoted = 0
     for quote in answer.quotes:
         source = answer.sources[quote.source_index]
-        paper = library.get_paper(source.paper_id)
-        assert quote.text in split_sentences(paper.abstract)
+        sentences = split_sentences(library.get_paper(source.paper_id).abstract)
+        runs = {
+            " ".join(sentences[i:j]): j - i for i in range(len(sentences)) for j in range(i + 1, len(sentences) + 1)
+        }
+        assert quote.text in runs  # whole, adjacent sentences, verbatim
+        quoted += runs[quote.text]
         assert quote.text in answer.text
+    assert 1 <= quoted <= 3
     assert answer.sources[0].url in answer.text
+
+
+def test_adjacent_quoted_sentences_become_one_passage_as_the_abstract_has_them():
+    from retrieval.models import Hit, Paper
+    from retrieval.responder import select_quotes
+    from retrieval.search import SearchResult
+
+    sentences = ["A one.", "B two.", "C three.", "D four.", "E five."]
+    paper = Paper(id=1, title="T", abstract=" ".join(sentences))
+    scores = [0.1, 2.0, 1.9, 0.2, 1.8]
+    result = SearchResult(
+        "q", [Hit(paper=paper, score=1.0)], 1, sentences={1: list(zip(sentences, scores, strict=True))}
+    )
+    quotes = select_quotes(result)
+    assert [q.text for q in quotes] == ["B two. C three.", "E five."]
+    assert all(q.text in paper.abstract for q in quotes) and quotes[0].score == 2.0
 
 
 def test_links_come_from_stored_data_only(library):
