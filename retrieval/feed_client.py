@@ -22,7 +22,7 @@ import aiohttp
 
 from retrieval.links import is_arxiv_id
 from retrieval.models import Paper
-from retrieval.text import collapse_ws
+from retrieval.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class DayListing:
 
 
 def _opt_str(value: Any) -> str | None:
-    return (collapse_ws(value) or None) if isinstance(value, str) else None
+    return (clean_text(value) or None) if isinstance(value, str) else None
 
 
 def _opt_url(value: Any) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from retrieval.links import is_arxiv_id
 from retrieval.models import Paper
-from retrieval.text import collapse_ws
+from retrieval.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,14 @@ class JsonlRead:
 
 def _text(obj: dict[str, Any], key: str, required: bool) -> str | None:
     value = obj.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise ValueError(f"{key!r} must be a string")
+    text = clean_text(str(value)) if value is not None else ""
+    if not text:  # absent, empty, or nothing but whitespace and control characters
         if required:
             raise ValueError(f"missing {key!r}")
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{key!r} must be a string")
-    return collapse_ws(str(value))
+    return text
 
 
 def _date(value: Any) -> date | None:
@@ -57,10 +58,10 @@ def _authors(value: Any) -> tuple[str, ...]:
     if value in (None, ""):
         return ()
     if isinstance(value, str):
-        return tuple(a.strip() for a in value.split(",") if a.strip())
+        return tuple(a for a in (clean_text(x) for x in value.split(",")) if a)
     if isinstance(value, list):
         names = [a.get("name") if isinstance(a, dict) else a for a in value]
-        return tuple(str(n).strip() for n in names if n and str(n).strip())
+        return tuple(a for a in (clean_text(str(n)) for n in names if n) if a)
     raise ValueError("'authors' must be a list or a string")
 
 

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from retrieval.models import Paper
-from retrieval.text import collapse_ws, normalize_title
+from retrieval.text import clean_text, normalize_title
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def parse_page_text(text: str, *, reference: date | None = None, name: str = "<p
             log.warning("%s: no title/abstract pair at line %d, skipped: %.60s", name, i, line)
             i += 1
             continue
-        paper = Paper(title=collapse_ws(line), abstract=collapse_ws(abstract), listed_on=page_day, source=SOURCE)
+        paper = Paper(title=clean_text(line), abstract=clean_text(abstract), listed_on=page_day, source=SOURCE)
         i += 2
         # Optional metadata block: "<authors or organization>", "·", "<date> [upvotes]".
         if i + 1 < len(lines) and lines[i + 1] == _SEPARATOR:

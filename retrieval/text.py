@@ -13,7 +13,11 @@ _WS = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 # Discord mentions and pings that must never reach a query or an answer.
 _MENTION = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>|@(?:everyone|here)\b")
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Control and invisible format characters, and lone surrogates (undecodable bytes read with
+# surrogateescape), which SQLite and Discord cannot encode.
+_CONTROL = re.compile(
+    r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ud800-\udfff]"
+)
 
 # Abbreviations after which a period does not end a sentence.
 _ABBREV = {
@@ -93,17 +97,15 @@ def text_hash(title: str, abstract: str) -> str:
     return hashlib.sha1(f"{title}\x1f{abstract}".encode()).hexdigest()
 
 
-def collapse_ws(text: str) -> str:
-    """Collapse runs of whitespace to single spaces and strip."""
-    return _WS.sub(" ", text).strip()
+def clean_text(text: str) -> str:
+    """Text as stored and searched: control characters and lone surrogates out, whitespace collapsed."""
+    return _WS.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 def clean_question(raw: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """Strip mentions, control characters and excess whitespace; cap the length at a word boundary."""
     text = unicodedata.normalize("NFC", raw or "")
-    text = _MENTION.sub(" ", text)
-    text = _CONTROL.sub(" ", text)
-    text = collapse_ws(text)
+    text = clean_text(_MENTION.sub(" ", text))
     if len(text) > max_chars:
         cut = text[:max_chars]
         space = cut.rfind(" ")

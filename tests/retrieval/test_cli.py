@@ -125,3 +125,21 @@ def test_start_without_a_token_and_without_a_terminal_answers_a_sample_and_exits
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     code, out, _ = cli("start", stdin="")
     assert code == 0 and "DISCORD_TOKEN is not set" in out and "Beta-Rank" in out and "📰 Papers of" in out
+
+
+def test_undecodable_bytes_and_control_characters_neither_crash_ask_nor_import(cli, tmp_path, capsys):
+    # Bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape), as do "\ud800" escapes in JSON.
+    code, out, _ = cli("ask", "--json", "-", stdin="\udcff\udcfe pointer networks\n")
+    assert code == 0 and json.loads(out)["sources"][0]["title"] == "Pointer Networks"
+    corpus = tmp_path / "odd.jsonl"
+    row = {"id": "e1", "title": "Epsilon \ud800 study\u200b", "abstract": "Epsilon\x00 values vary.\x07 Widely."}
+    row["authors"] = ["Ann \udcff Lee", "\x00"]
+    blank = {"id": "e2", "title": "\x00\u200b", "abstract": "Only control characters in the title."}
+    corpus.write_text(json.dumps(row) + "\n" + json.dumps(blank) + "\n")
+    data_dir = str(tmp_path / "lib")
+    assert main(["--data-dir", data_dir, "index", "--no-default-corpus", "--corpus", str(corpus)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 new" in out and "1 skipped" in out and ":2: skipped: missing 'title'" in err
+    main(["--data-dir", data_dir, "paper", "e1"])
+    shown = capsys.readouterr().out
+    assert "Epsilon study" in shown and "Epsilon values vary. Widely." in shown and "Ann Lee" in shown

@@ -40,6 +40,8 @@ def test_clean_question_strips_mentions_controls_and_caps_length():
     assert clean_question("Qu'est-ce que l'apprentissage 🤖 par renforcement ?") == (
         "Qu'est-ce que l'apprentissage 🤖 par renforcement ?"
     )
+    # Undecodable bytes read with surrogateescape arrive as lone surrogates, which SQLite cannot store.
+    assert clean_question("\udcff\udcfe pruning filters") == "pruning filters"
 
 
 def test_has_content_rejects_empty_and_punctuation_only_questions():
