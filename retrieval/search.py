@@ -19,7 +19,7 @@ from retrieval.embedder import Embedder
 from retrieval.index import DenseIndex
 from retrieval.models import Hit, Paper
 from retrieval.sentences import idf, score_sentences
-from retrieval.store import PaperStore
+from retrieval.store import PaperStore, Postings
 from retrieval.text import query_terms, split_sentences, strip_framing
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class HybridSearcher:
         topic = strip_framing(query)
         terms = query_terms(topic)
         n_cand = max(CANDIDATES, 4 * k)
-        lexical = self.store.lexical_search(terms, n_cand)
+        postings = self.store.postings(terms)  # once: for BM25 and for term coverage
+        lexical = self.store.rank_bm25(postings, n_cand)
         exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
         freqs, total = self.store.doc_freqs(terms)
         qvec = self.embedder.encode_query(topic)
@@ -102,7 +103,7 @@ class HybridSearcher:
         lex_map = dict(lexical)
         lex = np.array([lex_map.get(i, 0.0) for i in cand_ids])
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
-        cover = self._coverage(terms, term_idf, cand_ids)
+        cover = self._coverage(postings, term_idf, cand_ids)
         w_doc, w_sent, w_lex, w_cover = FUSION_WEIGHTS
         fused = (
             w_doc / (RRF_K + _ranks(doc))
@@ -146,14 +147,15 @@ class HybridSearcher:
             sentences=scored_sentences,
         )
 
-    def _coverage(self, terms: list[str], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:
+    @staticmethod
+    def _coverage(postings: dict[str, Postings], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:
         """How much of the question each candidate covers: the IDF-weighted share of its words it contains."""
         out = np.zeros(len(cand_ids))
         total = sum(term_idf.values())
-        if not terms or total <= 0:
+        if not postings or total <= 0:
             return out
         cands = np.asarray(cand_ids, dtype=np.int64)
-        for term, found in self.store.postings(terms).items():
+        for term, found in postings.items():
             out += np.isin(cands, found.ids) * term_idf[term]
         return out / total
 

@@ -307,7 +307,10 @@ class PaperStore:
         100,000), and terms found in over 10% of the papers are left out: their BM25
         weight is small, but matching them scores most papers (120 ms p50 with them).
         """
-        postings = self.postings(terms)
+        return self.rank_bm25(self.postings(terms), limit)
+
+    def rank_bm25(self, postings: dict[str, Postings], limit: int) -> list[tuple[int, float]]:
+        """:meth:`lexical_search` over postings already fetched by :meth:`postings` (callers that need both)."""
         if not postings:
             return []
         if self._df_total >= self.prune_from:
