@@ -118,8 +118,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Import a JSONL corpus and/or saved pages, then bring the index up to date."""
-    from retrieval.jsonl import read_jsonl
-    from retrieval.pages import parse_pages_dir
+    from retrieval.sources.jsonl import read_jsonl
+    from retrieval.sources.pages import parse_pages_dir
 
     papers = []
     errors = 0
@@ -151,7 +151,7 @@ def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Pull the Hugging Face daily papers for a day or a range of days."""
     import asyncio
 
-    from retrieval.feed import days_between, fetch_days, utc_today
+    from retrieval.sources.feed import days_between, fetch_days, utc_today
 
     today = utc_today()
     try:
@@ -209,7 +209,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the benchmark and print its figures."""
-    from retrieval.bench import run_bench
+    from bench.library_bench import run_bench
 
     results = run_bench(args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out)
     if args.json:
@@ -219,7 +219,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Measure retrieval and answer quality on question sets."""
-    from retrieval.evaluate import evaluate, fit_abstention, format_report
+    from bench.evaluate import evaluate, fit_abstention, format_report
 
     library = _open_library(args)
     if args.fit:
@@ -331,8 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
-        from retrieval.db import DatabaseError
-        from retrieval.embedder import EmbedderError
+        from retrieval.encoder.embedder import EmbedderError
+        from retrieval.storage.sqlite.db import DatabaseError
 
         if isinstance(exc, DatabaseError | EmbedderError | OSError):
             log.debug("failed", exc_info=True)

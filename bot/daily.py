@@ -41,9 +41,9 @@ class DailyPoster:
     async def refresh_from_feed(self, days: Iterable[date]) -> None:
         """Pull the days from the live feed; any failure is logged and the post goes on."""
         try:
-            from retrieval.feed import fetch_days
+            from retrieval.sources.feed import fetch_days
         except ImportError:
-            log.warning("live feed unavailable (retrieval.feed not importable); posting from the library as is")
+            log.warning("live feed unavailable (retrieval.sources.feed not importable); posting from the library as is")
             return
         try:
             report = await asyncio.wait_for(

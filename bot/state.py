@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retrieval.db import Database
+from retrieval.storage.sqlite.db import Database
 
 log = logging.getLogger(__name__)
 

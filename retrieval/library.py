@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from retrieval.db import Database
-from retrieval.digest import build_digest
-from retrieval.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.index import DenseIndex
+from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.models import Answer, Digest, Hit, Paper
-from retrieval.pages import DEFAULT_PAGES_DIR, parse_pages_dir
-from retrieval.responder import compose_answer, empty_answer
-from retrieval.search import HybridSearcher
-from retrieval.store import PaperStore, UpsertReport
+from retrieval.query.digest import build_digest
+from retrieval.query.responder import compose_answer, empty_answer
+from retrieval.query.search import HybridSearcher
+from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
+from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.index import DenseIndex
+from retrieval.storage.sqlite.store import PaperStore, UpsertReport
 from retrieval.text import clean_question, has_content
 
 log = logging.getLogger(__name__)

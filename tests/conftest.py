@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval.library import Library
 from retrieval.models import Paper
+from tests.retrieval.sources.feed_support import Handler, ServerPool
 
 DATA = Path(__file__).parent / "data"
 
@@ -83,3 +84,11 @@ def open_library(tmp_path: Path) -> Iterator[Callable[..., Library]]:
     yield opener
     for lib in opened:
         lib.close()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    """``base = await serve(handler)``: a real HTTP server on 127.0.0.1 for this test."""
+    pool = ServerPool()
+    yield pool.serve
+    await pool.close()

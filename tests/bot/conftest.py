@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 import discord
 import pytest
 
+from bench.gateway_bench import mock_interaction
 from bot.app import PaperBot
 from bot.config import BotConfig
-from bot.gateway_bench import mock_interaction
 from bot.state import BotState
-from retrieval.db import Database
+from retrieval.storage.sqlite.db import Database
 
 
 @pytest.fixture

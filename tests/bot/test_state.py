@@ -9,7 +9,7 @@ import pytest
 
 from bot import state as st
 from bot.state import BotState, GuildSettings, LogEntry, SettingsError, is_due
-from retrieval.db import Database
+from retrieval.storage.sqlite.db import Database
 
 T0 = datetime(2026, 11, 12, 6, 0, tzinfo=UTC)  # 07:00 in Paris (UTC+1 in November)
 

@@ -15,7 +15,7 @@ from bot.app import PaperBot
 from bot.cogs.digest import DigestCog, next_post, settings_embed, timezone_choices
 from bot.render import limits as L
 from bot.state import BotState
-from retrieval.db import Database
+from retrieval.storage.sqlite.db import Database
 from tests.bot.conftest import sent
 
 DAY = date(2026, 11, 12)  # the newest day of the bundled corpus

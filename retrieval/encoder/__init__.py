@@ -1,0 +1,1 @@
+"""Sentence embeddings for questions and abstracts."""

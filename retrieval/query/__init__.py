@@ -1,0 +1,1 @@
+"""The query path: hybrid search, sentence scoring, the extractive responder, the digest."""
