@@ -204,7 +204,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bot.app import run_bot
 
     # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
-    return run_bot()
+    return run_bot(verbose=args.verbose)
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
