@@ -99,7 +99,7 @@ def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args)
     paper = library.find_paper(args.query)
     if paper is None:
-        print(f"no paper matches {args.query!r}", file=sys.stderr)
+        print(f"no paper matches {args.query!r}; try other words from its title", file=sys.stderr)
         return 1
     out.write(render_paper(paper) + "\n")
     return 0

@@ -38,6 +38,7 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 ACK_WINDOW = 3.0  # seconds Discord gives a bot to acknowledge an interaction
 HEARTBEAT_MS = 2000
 MANAGE_GUILD, ADMINISTRATOR = 1 << 5, 1 << 3
+LOADING = 1 << 7  # message flag of a deferred "is thinking…" response
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 31)  # view, send, embed links, use commands
 BOT_PERMISSIONS = MEMBER_PERMISSIONS | (1 << 15) | (1 << 16)
 # Gateway opcodes.
@@ -131,6 +132,7 @@ class FakeDiscord:
         self.rejected: list[dict[str, Any]] = []  # every 4xx answered: method, path, status, code, errors
         self.requests: list[tuple[float, str, str]] = []  # (time, method, path)
         self.forbidden_channels: set[int] = set()
+        self.deleted: list[dict[str, Any]] = []
         self.command_errors: dict[str, str] | None = None  # force a 50035 on command sync
         self.command_sync_status: tuple[int, int] | None = None  # force (status, code) on command sync
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
@@ -198,19 +200,23 @@ class FakeDiscord:
         return [
             m
             for m in self.messages.values()
-            if m["channel_id"] == str(channel_id) and not m["flags"] & rules.EPHEMERAL and not m.get("loading")
+            if m["channel_id"] == str(channel_id) and not m["flags"] & (rules.EPHEMERAL | LOADING)
         ]
 
     def replies(self, interaction: Interaction) -> list[dict[str, Any]]:
         """The original response (once it has content) and the follow-ups of an interaction."""
         ids = ([interaction.original_id] if interaction.original_id else []) + interaction.followups
-        return [self.messages[i] for i in ids if i in self.messages and not self.messages[i].get("loading")]
+        return [self.messages[i] for i in ids if i in self.messages and not self.messages[i]["flags"] & LOADING]
 
     async def wait_reply(self, interaction: Interaction, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
         """The interaction's first ``count`` visible replies, once they are there."""
         return await self.wait_for(
             lambda: (r := self.replies(interaction)) and len(r) >= count and r, timeout, f"reply to {interaction.id}"
         )
+
+    def guild(self) -> Guild:
+        """The first server (most tests have one)."""
+        return next(iter(self.guilds.values()))
 
     def commands_named(self, guild_id: int | None = None) -> dict[str, dict[str, Any]]:
         return {c["name"]: c for c in self.commands.get(guild_id, [])}
@@ -256,8 +262,13 @@ class FakeDiscord:
         permissions: int = MEMBER_PERMISSIONS,
         stale: bool = False,
         resolved: dict[str, Any] | None = None,
+        age: float = 0.0,
     ) -> Interaction:
-        """A user runs ``/name`` in the guild's first channel (``stale``: a command the bot no longer has)."""
+        """A user runs ``/name`` in the guild's first channel.
+
+        ``stale``: a command the bot no longer has (Discord still lists it); ``age``: seconds the
+        interaction already spent on its way (a lagging gateway or a busy bot), out of its 3 s.
+        """
         command = self.commands_named(guild.id).get(name) or self.commands_named(None).get(name)
         if command is None and not stale:
             raise AssertionError(f"/{name} is not registered; registered: {sorted(self.commands_named(guild.id))}")
@@ -271,7 +282,7 @@ class FakeDiscord:
             data["guild_id"] = command["guild_id"]
         if resolved:
             data["resolved"] = resolved
-        return await self._interact(guild, 2, data, user=user, permissions=permissions)
+        return await self._interact(guild, 2, data, user=user, permissions=permissions, age=age)
 
     async def autocomplete(
         self, guild: Guild, name: str, option: str, typed: str, *, user: dict[str, Any] | None = None
@@ -304,6 +315,7 @@ class FakeDiscord:
         user: dict[str, Any] | None = None,
         permissions: int = MEMBER_PERMISSIONS,
         message: dict[str, Any] | None = None,
+        age: float = 0.0,
     ) -> Interaction:
         interaction_id = self.ids.next()
         channel_id = next(iter(guild.channels))
@@ -336,7 +348,7 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message
-        record = Interaction(interaction_id, payload["token"], kind, payload, time.monotonic())
+        record = Interaction(interaction_id, payload["token"], kind, payload, time.monotonic() - age)
         self.interactions[interaction_id] = record
         await self.dispatch(guild.id, "INTERACTION_CREATE", payload)
         return record
@@ -734,7 +746,7 @@ class FakeDiscord:
         elif kind == 5:  # deferred: a "thinking" message, its visibility fixed now
             record.ephemeral = bool(flags & rules.EPHEMERAL)
             message = self._store_message(
-                channel_id, {}, flags=flags & rules.EPHEMERAL, loading=True, interaction_id=str(record.id)
+                channel_id, {}, flags=(flags & rules.EPHEMERAL) | LOADING, interaction_id=str(record.id)
             )
             record.original_id, record.loading = int(message["id"]), True
         elif kind == 6:  # deferred update of the component's message
@@ -775,7 +787,7 @@ class FakeDiscord:
                 embeds=body.get("embeds") or [],
                 components=body.get("components") or [],
             )
-            message.pop("loading", None)
+            message["flags"] &= ~LOADING
             record.loading = False
         else:
             flags = (body.get("flags") or 0) & rules.EPHEMERAL
@@ -796,7 +808,8 @@ class FakeDiscord:
         record, message = self._webhook_message(token, which)
         self._check(rules.check_message(body, edit=True))
         message.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})
-        if message.pop("loading", None):
+        if message["flags"] & LOADING:
+            message["flags"] &= ~LOADING
             record.loading = False
         return message
 
@@ -804,5 +817,8 @@ class FakeDiscord:
         return self._webhook_message(token, which)[1]
 
     async def _delete_webhook_message(self, request: web.Request, body: Any, token: str, which: str) -> None:
-        _, message = self._webhook_message(token, which)
+        record, message = self._webhook_message(token, which)
         del self.messages[int(message["id"])]
+        if int(message["id"]) == record.original_id:
+            record.loading = False  # the next follow-up is a message of its own
+        self.deleted.append(message)
