@@ -46,7 +46,9 @@ async def test_today_posts_the_newest_day_publicly(discord_server, launch, no_re
     assert message in discord_server.channel_messages(next(iter(guild.channels)))
 
 
-async def test_an_unexpected_error_after_a_public_defer_is_told_privately(discord_server, launch, data_dir, no_rejections):
+async def test_an_unexpected_error_after_a_public_defer_is_told_privately(
+    discord_server, launch, data_dir, no_rejections
+):
     # A damaged library (the table of listing days is gone): /today defers publicly, then fails.
     await launch(discord_server)
     with sqlite3.connect(data_dir / "library.sqlite3") as conn:
