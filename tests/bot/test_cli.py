@@ -143,3 +143,10 @@ def test_undecodable_bytes_and_control_characters_neither_crash_ask_nor_import(c
     main(["--data-dir", data_dir, "paper", "e1"])
     shown = capsys.readouterr().out
     assert "Epsilon study" in shown and "Epsilon values vary. Widely." in shown and "Ann Lee" in shown
+
+
+def test_paper_by_title_words_shows_it_and_nonsense_is_no_match(cli):
+    code, out, _ = cli("paper", "Pointer Networks")
+    assert code == 0 and "Pointer Networks" in out
+    code, out, err = cli("paper", "pizza recipe with pineapple")
+    assert code == 1 and out == "" and "no paper matches 'pizza recipe with pineapple'" in err

@@ -50,6 +50,8 @@ def built_library(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
                 contextlib.closing(sqlite3.connect(folder / item.name)) as dst,
             ):
                 src.backup(dst)
+        elif not item.name.endswith(("-wal", "-shm", "-journal")):  # the backup holds what these did
+            shutil.copy2(item, folder / item.name)
     return folder
 
 
