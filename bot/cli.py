@@ -271,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-default-corpus", action="store_true", help="do not seed an empty library with the bundled pages"
     )
-    p.add_argument("--rebuild", action="store_true", help="re-embed every paper (the index is rebuilt from the new vectors)")
+    p.add_argument(
+        "--rebuild", action="store_true", help="re-embed every paper (the index is rebuilt from the new vectors)"
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("setup-model", help="export the embedding model to ONNX now (otherwise done on first use)")

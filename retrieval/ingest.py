@@ -77,7 +77,9 @@ class IngestReport:
     unchanged: int = 0
     embedded: int = 0
     sentences: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "store"), 0.0))
+    seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "store"), 0.0)
+    )
 
     def add_upsert(self, report: object) -> None:
         """Add the counts of a store's UpsertReport."""

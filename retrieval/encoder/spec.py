@@ -19,7 +19,11 @@ _POOLING_MODES = {
     "pooling_mode_cls_token": "cls",
     "pooling_mode_max_tokens": "max",
 }
-_UNSUPPORTED_POOLING = ("pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+_UNSUPPORTED_POOLING = (
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+    "pooling_mode_lasttoken",
+)
 # Files whose bytes define the model; their sizes and times key the export cache cheaply.
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
