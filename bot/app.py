@@ -191,7 +191,6 @@ class PaperBot(commands.Bot):
         if isinstance(error, app_commands.CommandNotFound):
             log.warning("unknown command /%s (removed or renamed; Discord may list it until it syncs)", name)
         elif unexpected:
-            original = getattr(error, "original", error)
             log.error("command /%s failed", name, exc_info=(type(original), original, original.__traceback__))
         else:
             log.info("command /%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
