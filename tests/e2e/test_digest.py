@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,6 +39,18 @@ def seed_schedule(data_dir: Path, guild: Guild, channel_id: int) -> date:
             now=datetime.now(UTC) - timedelta(hours=2),
         )
     return local.date()
+
+
+async def recorded_error(data_dir: Path, guild: Guild, timeout: float = 10.0) -> str:
+    """The server's recorded posting problem, once the bot process has stored it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with contextlib.closing(sqlite3.connect(data_dir / "library.sqlite3")) as conn:
+            row = conn.execute("SELECT last_error FROM guild_settings WHERE guild_id = ?", (guild.id,)).fetchone()
+        if row and row[0]:
+            return row[0]
+        assert asyncio.get_running_loop().time() < deadline, "no posting problem recorded"
+        await asyncio.sleep(0.05)
 
 
 async def feed_for(serve, day: date) -> str:
@@ -105,6 +119,7 @@ async def test_a_channel_that_refuses_the_post_is_reported_in_digest_show(discor
     day = seed_schedule(data_dir, guild, channel_id)
     bot = await launch(discord_server, PAPERBOT_HF_BASE=await feed_for(serve, day), PAPERBOT_DIGEST_TICK="0.5")
     await bot.wait_log(r"could not post in")
+    await recorded_error(data_dir, guild)  # written just after that log line
     assert [(r["status"], r["code"]) for r in discord_server.rejected] == [(403, 50013)]
     shown = await discord_server.slash(guild, "digest", sub("show"), permissions=ADMIN)
     [show] = await discord_server.wait_reply(shown)
@@ -123,8 +138,8 @@ async def test_two_shard_processes_on_one_library_post_each_digest_once(launch, 
         feed = await feed_for(serve, days.pop())
         common = {"PAPERBOT_HF_BASE": feed, "PAPERBOT_DIGEST_TICK": "0.5", "PAPERBOT_SHARD_COUNT": "2"}
         bots = [await launch(server, **common, PAPERBOT_SHARD_IDS=str(shard)) for shard in (0, 1)]
-        for channel_id in channels:
-            await server.wait_for(lambda c=channel_id: digest_posts(server, c), what=f"the post in {channel_id}")
+        for shard, bot in enumerate(bots):
+            await bot.wait_log(rf"posted the .* digest to channel {channels[shard]} \(guild {guilds[shard].id}\)")
         for bot in bots:
             await bot.stop()
         assert sorted(tuple(i["shard"]) for i in server.identifies) == [(0, 2), (1, 2)]
