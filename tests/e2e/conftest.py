@@ -152,6 +152,7 @@ async def launch(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Launc
     started: list[BotProcess] = []
 
     async def launcher(server: FakeDiscord, *, ready: bool = True, **overrides: str) -> BotProcess:
+        """Start a bot process; with ``ready``, return once its gateway session has its servers."""
         env = {
             key: value
             for key, value in os.environ.items()
@@ -165,6 +166,7 @@ async def launch(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Launc
             "PAPERBOT_DISCORD_API_BASE": server.api_base,
         }
         env |= bot_env | overrides
+        known = len(server.sessions)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -179,7 +181,15 @@ async def launch(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Launc
         bot = BotProcess(proc, f"bot#{len(started)}")
         started.append(bot)
         if ready:
-            await bot.wait_log(r"connected as ")
+            waiting = asyncio.ensure_future(server.wait_connected(known, START_TIMEOUT))
+            exited = asyncio.ensure_future(proc.wait())
+            await asyncio.wait({waiting, exited}, return_when=asyncio.FIRST_COMPLETED)
+            exited.cancel()
+            if not waiting.done():
+                waiting.cancel()
+                await bot.stop()
+                raise AssertionError(f"{bot.name} exited ({proc.returncode}) before connecting:\n{bot.log}")
+            waiting.result()
         return bot
 
     yield launcher

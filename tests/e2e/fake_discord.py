@@ -195,6 +195,22 @@ class FakeDiscord:
         except TimeoutError:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}") from None
 
+    async def wait_connected(self, known: int = 0, timeout: float = 60.0) -> Session:
+        """A session beyond the first ``known`` ones, once READY and its shard's GUILD_CREATEs are sent.
+
+        From then on the bot has its servers in cache and answers interactions (discord.py's own
+        ``on_ready`` comes about 2 s later, after waiting for more servers).
+        """
+
+        def connected() -> Session | None:
+            for session in list(self.sessions.values())[known:]:
+                guilds = sum(1 for g in self.guilds.values() if shard_of(g.id, self.shard_count) == session.shard[0])
+                if session.ws is not None and len(session.sent) >= 1 + guilds:
+                    return session
+            return None
+
+        return await self.wait_for(connected, timeout, "the bot's gateway session")
+
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """What everyone in the channel sees: public messages, oldest first (ephemeral ones excluded)."""
         return [

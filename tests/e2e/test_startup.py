@@ -10,7 +10,7 @@ async def test_bot_connects_and_syncs_valid_commands(discord_server, launch, no_
     assert set(discord_server.commands_named()) >= {"ask", "paper", "today", "digest", "help"}
     [identify] = discord_server.identifies
     assert identify["intents"] & 1 and identify["token"] == discord_server.token  # GUILDS, nothing privileged
-    assert "connected as paperbot" in bot.log
+    await bot.wait_log(r"connected as paperbot to 1 server")
 
 
 async def test_rejected_command_definitions_stop_the_bot_with_what_discord_said(discord_server, launch):
@@ -40,6 +40,7 @@ async def test_log_level_setting_is_applied(discord_server, launch):
 
     chatty = await launch(discord_server, PAPERBOT_LOG_LEVEL="DEBUG")
     await chatty.wait_log(r" DEBUG ")
+    await chatty.wait_log(r" INFO .*connected as paperbot")
 
 
 async def test_a_command_the_bot_no_longer_has_gets_one_line_and_a_private_reply(discord_server, launch, no_rejections):
