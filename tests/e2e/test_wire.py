@@ -24,3 +24,6 @@ async def test_a_dropped_gateway_is_resumed_and_missed_events_delivered(discord_
     await discord_server.wait_reply(interaction)
     assert session.resumes == 1 and len(discord_server.identifies) == 1
     assert session.ws is not None
+    # The resumed connection is kept alive (HELLO asked for a heartbeat every 2 s).
+    beats = session.heartbeats
+    await discord_server.wait_for(lambda: session.heartbeats > beats, timeout=10, what="a heartbeat")
