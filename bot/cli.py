@@ -210,7 +210,9 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the benchmark and print its figures."""
     from bench.library_bench import run_bench
 
-    results = run_bench(args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out)
+    results = run_bench(
+        args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out, corpus=args.corpus
+    )
     if args.json:
         out.write(json.dumps(results, default=str) + "\n")
     return 0
@@ -299,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
     p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="synthetic library sizes")
     p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("../shared/benchmarks/scifact-train/corpus.jsonl"),
+        help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
+    )
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
     p.set_defaults(func=cmd_bench)
 

@@ -163,9 +163,11 @@ class Library:
         every committed chunk, and calling it again with the same papers resumes.
         """
         report = ingest_papers(self.store, self.embedder, papers, progress=progress)
+        started = time.perf_counter()
         with self._lock:
             if report.new or report.updated or report.embedded:
                 self.index.sync(self.store)
+        report.seconds["index"] += time.perf_counter() - started
         return report
 
     def reembed(self, progress: bool | None = None) -> IngestReport:
