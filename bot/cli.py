@@ -120,13 +120,13 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args, seed=not args.no_default_corpus)
     # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
     report = library.add_papers(papers) if papers else None
-    if args.rebuild:
-        library.reembed()
+    reembedded = library.reembed().embedded if args.rebuild else None
     new, updated = (len(report.new), len(report.updated)) if report else (0, 0)
     unchanged = report.unchanged if report else 0
     out.write(
         f"{new} new, {updated} updated, {unchanged} unchanged, {errors} skipped; "
-        f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
+        + (f"{reembedded} re-embedded; " if reembedded is not None else "")
+        + f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
     )
     return 0
 
