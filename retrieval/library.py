@@ -36,6 +36,18 @@ INDEX_DIR = "index"
 SEEDING_KEY = "seeding"
 
 
+def _single_threaded_blas() -> None:
+    """NumPy's BLAS on one thread: a question's products are small (the bundled corpus: 3,307 x 384).
+
+    Measured on the shared 2-core machine (load ~8): warm ask p50 78-90 ms with OpenBLAS's two
+    threads, 39-62 ms with one, encode alone 51-59 against 28-42 ms; waking a sleeping BLAS
+    thread on busy cores costs more than the product itself (0.09 ms).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def default_data_dir() -> Path:
     """``$PAPERBOT_DATA_DIR``, else the per-user data folder."""
     env = os.environ.get("PAPERBOT_DATA_DIR")
@@ -94,6 +106,7 @@ class Library:
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
+        _single_threaded_blas()
         db = Database(data_dir / DB_NAME)
         store = PaperStore(db)
         embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
