@@ -27,14 +27,14 @@ log = logging.getLogger(__name__)
 # Texts per forward pass in bulk encoding, after sorting by length (little padding either way;
 # larger batches gained nothing measurable on 2 cores).
 BATCH = 32
-# Threads of one forward pass (env PAPERBOT_ENCODER_THREADS), with spinning off. One: the issue's
-# measurements on 2 cores found two intra-op threads fall apart when another process holds a core
-# (each op waits for the slower thread) while one degrades gracefully; `paperbot bench` prints the
-# comparison (figures in the README). Bulk encoding gets its parallelism from independent batches
-# instead (ENCODE_WORKERS), which do not wait for each other.
-DEFAULT_THREADS = 1
-# Batches encoded at once in bulk (each on one thread; onnxruntime releases the GIL while it runs).
-ENCODE_WORKERS = min(2, os.cpu_count() or 1)
+# Threads of one forward pass (env PAPERBOT_ENCODER_THREADS), with spinning off: idle threads
+# sleep instead of burning a core that another process (or the event loop) needs. Measured on
+# this 2-core machine while it was shared (load 8-12; three interleaved rounds, question p50 /
+# bulk sentences/s): as is, 1 thread 44-98 ms / 4-8, 2 threads 6.5-64 ms / 6-7; with one more
+# busy-loop process, 1 thread 68-95 ms / 4, 2 threads 14-58 ms / 5-7. Two threads won every round
+# for questions and tied with two single-threaded batches in bulk. (The measurement that
+# two threads fall apart under load was with spinning on.) `paperbot bench` prints the comparison.
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 
 def _threads() -> int:
@@ -50,6 +50,9 @@ class Embedder:
     def __init__(self, name: str, threads: int | None = None) -> None:
         self.name = name
         self.threads = threads or _threads()
+        # Batches encoded at once in bulk, each on its own thread (onnxruntime releases the GIL while
+        # it runs): as many as the cores the intra-op threads leave, so none is oversubscribed.
+        self.workers = max(1, (os.cpu_count() or 1) // self.threads)
         self.spec = ModelSpec.read(resolve_model(name))
         self.path = str(self.spec.path)
         self.dimension = self.spec.dimension
@@ -122,7 +125,7 @@ class Embedder:
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         chunks = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
-        workers = min(workers or ENCODE_WORKERS, len(chunks))
+        workers = min(workers or self.workers, len(chunks))
 
         def run(chunk: list[int]) -> None:
             out[chunk] = self._forward([ids[i] for i in chunk])
