@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 # Texts per forward pass in bulk encoding, after sorting by length (little padding either way;
 # larger batches gained nothing measurable on 2 cores).
 BATCH = 32
+# At most this many tokens (texts x longest) per forward pass: attention activations grow with
+# batch x length², and the runtime's memory arena keeps its largest size (the SciFact corpus's
+# longest sentences took peak RSS past 800 MB with plain batches of 32).
+TOKEN_BUDGET = 2048
 # Threads of one forward pass (env PAPERBOT_ENCODER_THREADS), with spinning off: idle threads
 # sleep instead of burning a core that another process (or the event loop) needs. Measured on
 # this 2-core machine while it was shared (load 8-12; three interleaved rounds, question p50 /
@@ -124,7 +128,13 @@ class Embedder:
         """Vectors for tokenized texts: batched by length so batches pad little, ``workers`` batches at once."""
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        chunks = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
+        chunks: list[list[int]] = []
+        for i in order:
+            # Sorted by length, so this text is the batch's longest: keep batch x length under the budget.
+            if chunks and len(chunks[-1]) < BATCH and (len(chunks[-1]) + 1) * len(ids[i]) <= TOKEN_BUDGET:
+                chunks[-1].append(i)
+            else:
+                chunks.append([i])
         workers = min(workers or self.workers, len(chunks))
 
         def run(chunk: list[int]) -> None:

@@ -64,7 +64,8 @@ def paper_vectors(sentence_vectors: np.ndarray, counts: np.ndarray) -> np.ndarra
     tokens, and embedding each text once halves build and ingest time.
     """
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    sums = np.add.reduceat(sentence_vectors, starts, axis=0)
+    # Summed in float32 straight from float16 rows: no float32 copy of every sentence vector.
+    sums = np.add.reduceat(sentence_vectors, starts, axis=0, dtype=np.float32)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
@@ -250,9 +251,10 @@ class DenseIndex:
             groups.append(vectors)
         if not ids:
             return
-        sent_vecs = np.concatenate(groups)
         counts = np.array([len(g) for g in groups], dtype=np.int64)
-        doc_vecs = paper_vectors(sent_vecs.astype(np.float32), counts)
+        sent_vecs = np.concatenate(groups)
+        del groups  # peak memory of a large rebuild
+        doc_vecs = paper_vectors(sent_vecs, counts)
         a = self._a
         all_docs = np.concatenate([a.doc_vecs, doc_vecs])
         kind = "hnsw" if len(all_docs) >= HNSW_THRESHOLD else "flat"
@@ -268,7 +270,11 @@ class DenseIndex:
                 faiss_index,
                 all_docs,
                 np.concatenate([a.paper_ids, np.asarray(ids, dtype=np.int64)]),
-                self._sentence_matrix(np.concatenate([np.asarray(a.sent_vecs, dtype=np.float16), sent_vecs])),
+                self._sentence_matrix(
+                    np.concatenate([np.asarray(a.sent_vecs, dtype=np.float16), sent_vecs])
+                    if len(a.sent_vecs)
+                    else sent_vecs
+                ),
                 offsets,
             )
         )
