@@ -133,6 +133,10 @@ class Library:
         """A paper by row id."""
         return self.store.get(paper_id)
 
+    def get_paper_by_ext_id(self, ext_id: str) -> Paper | None:
+        """A paper by its public id or arXiv id."""
+        return self.store.get_by_ext_id(ext_id)
+
     def find_paper(self, query: str) -> Paper | None:
         """A paper by exact id or title, else the best search hit."""
         cleaned = clean_question(query)
