@@ -222,6 +222,14 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bench.evaluate import evaluate, fit_abstention, format_report
 
     library = _open_library(args)
+    if args.topics:
+        from bench.topic_eval import format_topic_report, topic_threshold_report
+
+        topic_report = topic_threshold_report(library)
+        out.write(
+            (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
+        )
+        return 0
     if args.fit:
         fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
         out.write(json.dumps(fitted) + "\n")
@@ -303,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)
