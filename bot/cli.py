@@ -223,9 +223,11 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
     library = _open_library(args)
     if args.topics:
-        from bench.topic_eval import format_topic_report, topic_threshold_report
+        from bench.topic_eval import format_topic_report, message_floor_report, topic_threshold_report
 
         topic_report = topic_threshold_report(library)
+        answerable = [args.questions, Path("tests/data/dev_claims.jsonl")]
+        topic_report["message floor"] = message_floor_report(library, answerable, [args.unanswerable])
         out.write(
             (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
         )
