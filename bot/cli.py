@@ -90,7 +90,8 @@ def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Print the digest of the newest day (or ``--date``)."""
     library = _open_library(args)
     topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
-    out.write(render_digest(library.digest(args.date, topics=topics, limit=args.limit)) + "\n")
+    build = library.week_digest if args.week else library.digest
+    out.write(render_digest(build(args.date, topics=topics, limit=args.limit)) + "\n")
     return 0
 
 
@@ -262,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_parse_day, default=None, help="a day (YYYY-MM-DD) instead of the newest")
     p.add_argument("--topics", default="", help="comma-separated topics to rank by")
     p.add_argument("--limit", type=_positive, default=10, help="how many papers (default 10)")
+    p.add_argument("--week", action="store_true", help="the week's top papers: the 7 days ending the day")
     p.set_defaults(func=cmd_today)
 
     p = sub.add_parser("paper", help="show one paper by id or title")
@@ -293,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="connect and read timeout in seconds (default 10/30)")
     p.add_argument("--retries", type=int, default=None, help="retries after a failed try (default 3)")
     p.set_defaults(func=cmd_fetch)
+
+    from bot.cli_follow import add_parsers
+
+    add_parsers(sub, _open_library, _parse_day)
 
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
     p.add_argument("--top-k", type=_positive, default=5)
