@@ -14,12 +14,14 @@ import json
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from retrieval.models import Paper
 from retrieval.sources.feed_client import FeedClient, FeedConfig, FeedError, parse_item
-from retrieval.storage.sqlite.store import UpsertReport
+
+if TYPE_CHECKING:
+    from retrieval.ingest import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class AddedPaper:
 class PaperLibrary(Protocol):
     """What adding needs from the library (``retrieval.library.Library`` satisfies it)."""
 
-    def add_papers(self, papers: list[Paper]) -> UpsertReport:
+    def add_papers(self, papers: list[Paper]) -> IngestReport:
         """Upsert papers in one transaction and index them."""
         ...
 
