@@ -123,11 +123,15 @@ class PaperBot(commands.Bot):
         """Add every cog and the persistent buttons."""
         from bot.cogs.ask import AskCog, FeedbackButton, MoreLikeThisButton
         from bot.cogs.digest import DigestCog
+        from bot.cogs.find import FindCog
+        from bot.cogs.follow import FollowCog
         from bot.cogs.help import HelpCog
+        from bot.cogs.library import LibraryCog
         from bot.cogs.paper import PaperCog
         from bot.cogs.today import TodayCog
 
-        for cog in (AskCog(self), PaperCog(self), TodayCog(self), DigestCog(self), HelpCog(self)):
+        cogs = (AskCog(self), PaperCog(self), TodayCog(self), DigestCog(self), HelpCog(self))
+        for cog in (*cogs, FindCog(self), LibraryCog(self), FollowCog(self)):
             await self.add_cog(cog)
         self.add_dynamic_items(FeedbackButton, MoreLikeThisButton)
 

@@ -73,7 +73,8 @@ def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Print the digest of the newest day (or ``--date``)."""
     library = _open_library(args)
     topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
-    out.write(render_digest(library.digest(args.date, topics=topics, limit=args.limit)) + "\n")
+    build = library.week_digest if args.week else library.digest
+    out.write(render_digest(build(args.date, topics=topics, limit=args.limit)) + "\n")
     return 0
 
 
@@ -223,6 +224,16 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bench.evaluate import evaluate, fit_abstention, format_report
 
     library = _open_library(args)
+    if args.topics:
+        from bench.topic_eval import format_topic_report, message_floor_report, topic_threshold_report
+
+        topic_report = topic_threshold_report(library)
+        answerable = [args.questions, Path("tests/data/dev_claims.jsonl")]
+        topic_report["message floor"] = message_floor_report(library, answerable, [args.unanswerable])
+        out.write(
+            (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
+        )
+        return 0
     if args.fit:
         fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
         out.write(json.dumps(fitted) + "\n")
@@ -253,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_parse_day, default=None, help="a day (YYYY-MM-DD) instead of the newest")
     p.add_argument("--topics", default="", help="comma-separated topics to rank by")
     p.add_argument("--limit", type=_positive, default=10, help="how many papers (default 10)")
+    p.add_argument("--week", action="store_true", help="the week's top papers: the 7 days ending the day")
     p.set_defaults(func=cmd_today)
 
     p = sub.add_parser("paper", help="show one paper by id or title")
@@ -291,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=None, help="retries after a failed try (default 3)")
     p.set_defaults(func=cmd_fetch)
 
+    from bot.cli_follow import add_parsers
+
+    add_parsers(sub, _open_library, _parse_day)
+
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
     p.add_argument("--top-k", type=_positive, default=5)
     p.set_defaults(func=cmd_start)
@@ -316,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)

@@ -12,14 +12,17 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
+
+import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
-from retrieval.models import Answer, Digest, Hit, Paper
+from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.digest import build_digest
+from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
 from retrieval.query.responder import compose_answer, empty_answer
 from retrieval.query.search import HybridSearcher
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
@@ -167,6 +170,10 @@ class Library:
         """A paper by row id."""
         return self.store.get(paper_id)
 
+    def get_paper_by_ext_id(self, ext_id: str) -> Paper | None:
+        """A paper by its public id or arXiv id."""
+        return self.store.get_by_ext_id(ext_id)
+
     def find_paper(self, query: str) -> Paper | None:
         """A paper by exact id or title, else the best search hit if it is relevant enough (else None)."""
         cleaned = clean_question(query)
@@ -217,6 +224,51 @@ class Library:
             with self._lock:
                 topic_scores = self.searcher.topic_scores(papers, topics)
         return build_digest(day, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
+
+    def week_digest(self, until: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
+        """The papers listed in the 7 days ending ``until`` (default: the newest day), ranked like a day's."""
+        until = until or self.store.newest_day()
+        if until is None:
+            return build_digest(None, [], topics=tuple(topics), limit=limit)
+        since = until - timedelta(days=6)
+        papers = self.store.papers_between(since, until)
+        topic_scores: dict[int, float] | None = None
+        if topics and papers:
+            with self._lock:
+                topic_scores = self.searcher.topic_scores(papers, topics)
+        digest = build_digest(until, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
+        return replace(digest, since=since)
+
+    def papers_listed(self, since: date, until: date) -> list[Paper]:
+        """Papers a listing showed from ``since`` to ``until``, each once."""
+        return self.store.papers_between(since, until)
+
+    def topic_cosines(self, papers: Sequence[Paper], topics: Sequence[str]) -> dict[str, dict[int, float]]:
+        """For each topic, each paper's score: the higher cosine of the topic with the paper's vector or its title.
+
+        The title counts because the paper vector (mean of the abstract's sentences) dilutes what the paper
+        is about; ``paperbot eval --topics`` measured the pair against either alone.
+        """
+        wanted = [t for t in dict.fromkeys(topics) if t.strip()]
+        indexed = [p for p in papers if p.id is not None and p.id in self.index.position]
+        if not wanted or not indexed:
+            return {}
+        with self._lock:
+            topic_vecs = self.embedder.encode(wanted)
+            title_vecs = self.embedder.encode([p.title for p in indexed])
+            paper_vecs = np.stack([self.index.paper_vector(p.id) for p in indexed])  # type: ignore[arg-type,misc]
+        scores = np.maximum(topic_vecs @ paper_vecs.T, topic_vecs @ title_vecs.T)
+        return {
+            topic: {p.id: float(score) for p, score in zip(indexed, row, strict=True)}  # type: ignore[misc]
+            for topic, row in zip(wanted, scores, strict=True)
+        }
+
+    def follow_matches(
+        self, papers: Sequence[Paper], follows: Sequence[Follow], threshold: float = TOPIC_THRESHOLD
+    ) -> dict[int, list[FollowMatch]]:
+        """Each follower's matching papers among ``papers`` (topics by meaning, authors by name)."""
+        topics = [f.norm for f in follows if f.kind == TOPIC]
+        return match_follows(papers, follows, self.topic_cosines(papers, topics), threshold)
 
     def stats(self) -> LibraryStats:
         """Counts and sizes for ``paperbot stats``."""
