@@ -64,11 +64,11 @@ def next_post(settings: st.GuildSettings, now: datetime, entry: st.LogEntry | No
 
 
 def schedule_text(settings: st.GuildSettings) -> str:
-    """``09:00 Europe/Paris`` or ``Mondays 09:00 Europe/Paris``."""
+    """``09:00 Europe/Paris`` (daily) or ``Mondays 09:00 Europe/Paris (weekly)``."""
     when = f"{settings.post_time:%H:%M} {settings.timezone}"
     if settings.frequency == st.WEEKLY and settings.weekday is not None:
         return f"{st.WEEKDAYS[settings.weekday]}s {when} (weekly)"
-    return f"{when} (daily)"
+    return when
 
 
 def settings_embed(settings: st.GuildSettings | None, entry: st.LogEntry | None, now: datetime) -> discord.Embed:
@@ -211,7 +211,7 @@ class DigestCog(commands.Cog):
         require_manage_guild(interaction)
         assert interaction.guild_id is not None
         changed = await asyncio.to_thread(self.bot.state.disable, interaction.guild_id)
-        await reply(interaction, "Digest post switched off." if changed else "The digest post was not on.")
+        await reply(interaction, "Daily post switched off." if changed else "The daily post was not on.")
 
     @digest.command(name="show", description="Show this server's daily post settings and last problem")
     async def show(self, interaction: discord.Interaction) -> None:
