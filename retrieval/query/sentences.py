@@ -16,10 +16,13 @@ import math
 import re
 from collections.abc import Sequence
 
+from retrieval.query.asks import Ask, holds
 from retrieval.text import rough_stem, term_set
 
-# cosine, overlap, idf-overlap, relative position, is-first, contribution cue, length, cosine - best cosine
-WEIGHTS = (0.86, 1.22, 1.67, 0.36, -0.94, 0.71, 0.85, 1.06)
+# cosine, overlap, idf-overlap, relative position, is-first, contribution cue, length, cosine - best cosine,
+# then what the question asks for (retrieval.query.asks): a number, a number with the asked unit, a name,
+# a comparison (or the means, for "how does…").
+WEIGHTS = (-4.48, 1.84, 3.4, 0.03, -2.23, 0.53, -0.59, 7.38, -0.28, 2.72, 1.42, 0.18)
 _CUE = re.compile(r"^(we |our |in this (paper|work)|this (paper|work)|here,? we|to (address|this end))", re.IGNORECASE)
 
 
@@ -29,30 +32,53 @@ def idf(doc_freq: int, total: int) -> float:
 
 
 def score_sentences(
-    sentences: Sequence[str], cosines: Sequence[float], terms: Sequence[str], term_idf: dict[str, float]
+    sentences: Sequence[str],
+    cosines: Sequence[float],
+    terms: Sequence[str],
+    term_idf: dict[str, float],
+    ask: Ask | None = None,
+    weights: Sequence[float] = WEIGHTS,
 ) -> list[float]:
     """A relevance score for each sentence of one abstract (higher answers the question better)."""
+    return [
+        sum(w * f for w, f in zip(weights, features, strict=True))
+        for features in sentence_features(sentences, cosines, terms, term_idf, ask)
+    ]
+
+
+def sentence_features(
+    sentences: Sequence[str],
+    cosines: Sequence[float],
+    terms: Sequence[str],
+    term_idf: dict[str, float],
+    ask: Ask | None = None,
+) -> list[tuple[float, ...]]:
+    """The model's features of each sentence (see :data:`WEIGHTS` for their order)."""
     if not sentences:
         return []
+    ask = ask or Ask()
     best = max(cosines)
     query = set(terms)
     weighted = [(rough_stem(t), term_idf.get(t, 1.0)) for t in query]
     total_idf = sum(w for _, w in weighted) or 1.0
     last = max(1, len(sentences) - 1)
-    scores = []
+    typed = frozenset(terms)
+    rows = []
     for i, (text, cosine) in enumerate(zip(sentences, cosines, strict=True)):
         lowered = text.casefold()
         overlap = len(term_set(text) & query) / len(query) if query else 0.0
         idf_overlap = sum(w for stem, w in weighted if stem in lowered) / total_idf
-        features = (
-            cosine,
-            overlap,
-            idf_overlap,
-            i / last,
-            1.0 if i == 0 else 0.0,
-            1.0 if _CUE.match(text) else 0.0,
-            min(len(text), 400) / 400,
-            cosine - best,
+        rows.append(
+            (
+                cosine,
+                overlap,
+                idf_overlap,
+                i / last,
+                1.0 if i == 0 else 0.0,
+                1.0 if _CUE.match(text) else 0.0,
+                min(len(text), 400) / 400,
+                cosine - best,
+                *holds(text, ask, typed),
+            )
         )
-        scores.append(sum(w * f for w, f in zip(WEIGHTS, features, strict=True)))
-    return scores
+    return rows
