@@ -26,7 +26,7 @@ _AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(
-    r"\b(?:called|named|name[ds]?|dubbed|termed|known\s+as|acronym)\b|\bwhat\s+(?:is|'s|are)\s+(?:the\s+)?name\b"
+    r"\b(?:call|called|named|name[ds]?|dubbed|termed|known\s+as|acronym)\b|\bwhat\s+(?:is|'s|are)\s+(?:the\s+)?name\b"
     r"|\bwhich\s+(?:\w+\s+){0,3}(?:dataset|benchmark|model|method|algorithm|architecture|loss|metric|features?|"
     r"system|framework|tool)s?\b",
     re.IGNORECASE,
