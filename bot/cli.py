@@ -226,6 +226,12 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bench.evaluate import evaluate, fit_abstention, format_report
 
     library = _open_library(args)
+    if args.fit_sentences:
+        from bench.sentence_fit import fit_sentence_model
+
+        held_out = [args.questions] if args.questions else []
+        out.write(json.dumps(fit_sentence_model(library, args.fit_answerable, held_out)) + "\n")
+        return 0
     if args.fit:
         fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
         out.write(json.dumps(fitted) + "\n")
@@ -324,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
         "of the library beside plain BM25 and plain MiniLM, on all queries and on the even / odd id halves",
     )
     p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument(
+        "--fit-sentences",
+        action="store_true",
+        help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
+    )
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)
