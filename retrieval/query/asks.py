@@ -113,8 +113,37 @@ def asked_for(question: str) -> Ask:
     )
 
 
-def _numbers(sentence: str) -> list[re.Match[str]]:
-    return list(_NUMBER.finditer(sentence))
+@dataclass(frozen=True)
+class _Facts:
+    """What a sentence holds, whatever the question (cached: the same abstracts come up again and again)."""
+
+    # The words just before and just after each number, lower-case.
+    numbers: tuple[tuple[str, str], ...]
+    percent_or_factor: bool
+    coined: tuple[str, ...]  # casefolded
+    capitalized: tuple[str, ...]  # casefolded
+    introduces: bool
+    comparative: bool
+    means: bool
+
+
+@functools.lru_cache(maxsize=32768)
+def _facts(sentence: str) -> _Facts:
+    lowered = sentence.casefold()
+    numbers = []
+    for match in _NUMBER.finditer(sentence):
+        after = " ".join(_WORD.findall(lowered[match.end() : match.end() + 40])[:3])
+        before = " ".join(_WORD.findall(lowered[max(0, match.start() - 25) : match.start()])[-2:])
+        numbers.append((before, after))
+    return _Facts(
+        numbers=tuple(numbers),
+        percent_or_factor=bool(_PERCENT_OR_FACTOR.search(sentence)),
+        coined=tuple(m.group(0).casefold() for m in _COINED.finditer(sentence)),
+        capitalized=tuple(m.group(0).casefold() for m in _CAPITALIZED.finditer(sentence)),
+        introduces=bool(_INTRODUCES.search(sentence)),
+        comparative=bool(_COMPARATIVE.search(sentence)),
+        means=bool(_MEANS.search(sentence)),
+    )
 
 
 def holds(sentence: str, ask: Ask, question_words: frozenset[str]) -> tuple[float, float, float, float]:
@@ -125,31 +154,25 @@ def holds(sentence: str, ask: Ask, question_words: frozenset[str]) -> tuple[floa
     not count as the answer.
     """
     number = unit = name = compare = 0.0
-    if ask.number:
-        found = _numbers(sentence)
-        number = 1.0 if found else 0.0
-        if found and ask.relative and _PERCENT_OR_FACTOR.search(sentence):
-            unit = 1.0
-        elif found and ask.stems:
-            lowered = sentence.casefold()
-            for match in found:
-                # The unit is a question word within a few words after (or just before) the number.
-                after = " ".join(_WORD.findall(lowered[match.end() : match.end() + 40])[:3])
-                before = " ".join(_WORD.findall(lowered[max(0, match.start() - 25) : match.start()])[-2:])
-                if any(stem in after or stem in before for stem in ask.stems):
-                    unit = 1.0
-                    break
+    if not (ask.number or ask.name or ask.comparison or ask.method):
+        return number, unit, name, compare
+    facts = _facts(sentence)
+    if ask.number and facts.numbers:
+        number = 1.0
+        # A percentage or factor answers a relative amount; else the unit is a question word
+        # within a few words after (or just before) the number.
+        relative = ask.relative and facts.percent_or_factor
+        near = any(stem in after or stem in before for before, after in facts.numbers for stem in ask.stems)
+        unit = 1.0 if relative or near else 0.0
     if ask.name:
-        coined = [m.group(0) for m in _COINED.finditer(sentence) if m.group(0).casefold() not in question_words]
-        if _INTRODUCES.search(sentence):
-            names = coined or [
-                m.group(0) for m in _CAPITALIZED.finditer(sentence) if m.group(0).casefold() not in question_words
-            ]
+        coined = [c for c in facts.coined if c not in question_words]
+        if facts.introduces:
+            names = coined or [c for c in facts.capitalized if c not in question_words]
             name = 1.0 if names else 0.0
         elif coined:
             name = 0.5
-    if ask.comparison and _COMPARATIVE.search(sentence):
+    if ask.comparison and facts.comparative:
         compare = 1.0
-    elif ask.method and _MEANS.search(sentence):
+    elif ask.method and facts.means:
         compare = 0.5
     return number, unit, name, compare
