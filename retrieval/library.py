@@ -11,12 +11,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
+from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
 from retrieval.models import Answer, Digest, Hit, Paper
 from retrieval.query.digest import build_digest
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
@@ -24,15 +25,15 @@ from retrieval.query.search import HybridSearcher
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
 from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.index import DenseIndex
-from retrieval.storage.sqlite.store import PaperStore, UpsertReport
+from retrieval.storage.sqlite.store import PaperStore
 from retrieval.text import clean_question, has_content, query_terms, term_set
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "library.sqlite3"
 INDEX_DIR = "index"
-
-ProgressFactory = Callable[[int, str], Callable[[int], None]]
+# Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
+SEEDING_KEY = "seeding"
 
 
 def default_data_dir() -> Path:
@@ -81,24 +82,29 @@ class Library:
         *,
         model: str | None = None,
         seed_default_corpus: bool = True,
-        progress: ProgressFactory | None = None,
+        progress: bool | None = None,
     ) -> Library:
         """Open (creating if needed) the library in ``data_dir``.
 
-        An empty library is seeded with the bundled pages. The dense index is loaded,
-        extended with papers it lacks, or rebuilt when missing, corrupt or built by
-        another model.
+        An empty library is seeded with the bundled pages (an interrupted seeding resumes).
+        Stored papers without vectors for this model (a model change, an older library) are
+        embedded, chunk by chunk. The dense index is then loaded, extended from the stored
+        vectors, or rebuilt from them when missing, corrupt or built for another model.
+        ``progress``: a progress display (None: on a terminal, for long imports).
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(data_dir / DB_NAME)
         store = PaperStore(db)
-        if seed_default_corpus and store.count() == 0:
-            papers = parse_pages_dir(DEFAULT_PAGES_DIR)
-            report = store.upsert(papers)
-            log.info("seeded the library with %d bundled papers", len(report.new))
         embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
-        index = DenseIndex.open(data_dir / INDEX_DIR, store, embedder, progress=progress)
+        if seed_default_corpus and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
+            store.set_meta(SEEDING_KEY, "started")
+            papers = parse_pages_dir(DEFAULT_PAGES_DIR)
+            report = ingest_papers(store, embedder, papers, progress=progress, desc="Importing the bundled papers")
+            store.set_meta(SEEDING_KEY, None)
+            log.info("seeded the library with %d bundled papers", len(report.new))
+        embed_missing(store, embedder, progress=progress)
+        index = DenseIndex.open(data_dir / INDEX_DIR, store, embedder.dimension, vector_key(embedder))
         return cls(data_dir, store, embedder, index)
 
     # -- questions -----------------------------------------------------------------------
@@ -194,13 +200,25 @@ class Library:
         """(id, title) pairs for autocomplete."""
         return self.store.suggest_titles(clean_question(prefix, 200), limit)
 
-    def add_papers(self, papers: Sequence[Paper]) -> UpsertReport:
-        """Upsert papers in one transaction, then embed and index what is new or changed."""
+    def add_papers(self, papers: Sequence[Paper], progress: bool | None = None) -> IngestReport:
+        """Upsert papers with their vectors (one transaction per chunk of 128), then index what is new.
+
+        Texts that already have vectors are not embedded again; an interrupted call keeps
+        every committed chunk, and calling it again with the same papers resumes.
+        """
+        report = ingest_papers(self.store, self.embedder, papers, progress=progress)
         with self._lock:
-            report = self.store.upsert(papers)
-            if report.new or report.updated:
+            if report.new or report.updated or report.embedded:
                 self.index.sync(self.store)
-            return report
+        return report
+
+    def reembed(self, progress: bool | None = None) -> IngestReport:
+        """Forget this model's stored vectors and embed every paper again, then rebuild the index."""
+        self.store.drop_vectors(vector_key(self.embedder))
+        report = embed_missing(self.store, self.embedder, progress=progress)
+        with self._lock:
+            self.index.rebuild(self.store)
+        return report
 
     # -- digest and stats ----------------------------------------------------------------
 
