@@ -50,7 +50,7 @@ def test_question_kinds_are_reported_apart(library, tmp_path):
         {
             "question": "how did the POINTS authors filter pre-training data?",
             "title": title,
-            "answer_sentence": "x",
+            "answer_sentence": "A sentence found in no abstract.",
             "kind": "method",
         },
     ]
