@@ -157,7 +157,7 @@ async def test_ask_with_a_picked_paper_quotes_that_paper(cog, make_interaction, 
     embed = sent(interaction)["embed"]
     assert L.fits([embed])
     assert "9B parameter model" in embed.description and len(embed.fields) == 1
-    assert embed.fields[0].name.endswith(paper.title[:50])
+    assert embed.fields[0].name == f"1. {paper.title}"
 
 
 async def test_ask_about_an_unknown_paper_says_no_paper_matches(cog, make_interaction):
