@@ -32,7 +32,7 @@ ABSTAIN_THRESHOLD = 0.671
 
 def abstention_signals(result: SearchResult) -> tuple[float, float, float]:
     """What the abstention model reads: best sentence cosine, best paper cosine, the top paper's fused score."""
-    top_fused = result.hits[0].score if result.hits else 0.0
+    top_fused = result.top_rrf if result.hits else 0.0
     return result.top_sentence, result.top_doc, top_fused
 
 

@@ -29,11 +29,17 @@ CANDIDATES = 100
 RRF_K = 10.0
 
 
-DEFAULT_WEIGHTS = (2.0, 1.0, 2.0, 1.0)
+# Reciprocal-rank fusion weights: no longer what ranks, but the top paper's RRF score is one of the
+# abstention model's signals (how much every retriever puts that paper first), fitted with these.
+RRF_WEIGHTS = (2.0, 1.0, 2.0, 1.0)
+# Score fusion weights of (paper cosine, best-sentence cosine, BM25, term coverage): see fuse_scores.
+DEFAULT_WEIGHTS = (1.0, 1.0, 0.5, 0.5)
+# Where a candidate without the signal (no question word at all) stands, in standard deviations.
+MISSING_Z = -3.0
 
 
 def _weights() -> tuple[float, float, float, float]:
-    """RRF weights of (paper cosine, best-sentence cosine, BM25, IDF-weighted term coverage); see README."""
+    """Score-fusion weights of (paper cosine, best-sentence cosine, BM25, IDF-weighted term coverage); see README."""
     raw = os.environ.get("PAPERBOT_FUSION_WEIGHTS", "")
     if raw:
         try:
@@ -59,6 +65,8 @@ class SearchResult:
     # Cosine of the best sentence / paper among all candidates.
     top_sentence: float = 0.0
     top_doc: float = 0.0
+    # The top paper's reciprocal-rank fusion score (an abstention signal: see RRF_WEIGHTS).
+    top_rrf: float = 0.0
     # Each hit's abstract sentences in order, with their answer score (see retrieval.query.sentences), by paper id.
     sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
@@ -89,9 +97,36 @@ class Signals:
     term_idf: dict[str, float]
 
 
+def _standard(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Standard scores over the candidates (invalid ones at :data:`MISSING_Z`)."""
+    values = np.asarray(values, dtype=np.float64)
+    valid = np.ones(len(values), dtype=bool) if valid is None else valid
+    if valid.sum() < 2:
+        return np.where(valid, 0.0, MISSING_Z)
+    spread = float(values[valid].std()) or 1.0
+    return np.where(valid, (values - values[valid].mean()) / spread, MISSING_Z)
+
+
+def fuse_scores(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
+    """Weighted sum of each signal's standard score over the candidates; exact title / id matches on top.
+
+    Unlike rank fusion it keeps how far ahead a paper is: a paper far above the rest on one
+    signal is not pulled level with one that is barely ahead. Measured on SciFact train
+    claims (tuned on the even ids, odd ids left out) and on the bundled question sets; see README.
+    """
+    w_doc, w_sent, w_lex, w_cover = weights or FUSION_WEIGHTS
+    fused = (
+        w_doc * _standard(sig.doc)
+        + w_sent * _standard(sig.sent)
+        + w_lex * _standard(sig.lex, sig.lex > 0)
+        + w_cover * _standard(sig.cover)
+    )
+    return fused + np.array([100.0 if i in sig.exact else 0.0 for i in sig.ids.tolist()])
+
+
 def fuse(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
     """Weighted reciprocal-rank fusion of the signals; exact title / id matches on top."""
-    w_doc, w_sent, w_lex, w_cover = weights or FUSION_WEIGHTS
+    w_doc, w_sent, w_lex, w_cover = weights or RRF_WEIGHTS
     fused = (
         w_doc / (RRF_K + _ranks(sig.doc))
         + w_sent / (RRF_K + _ranks(sig.sent))
@@ -154,7 +189,7 @@ class HybridSearcher:
         )
         ask = asked_for(sig.topic)
         exact_set = sig.exact
-        fused = fuse(sig)
+        fused = fuse_scores(sig)
         order = np.argsort(-fused, kind="stable")[:k]
         top_ids = [int(ids[j]) for j in order]
         papers = self.store.get_many(top_ids)
@@ -186,6 +221,7 @@ class HybridSearcher:
             library_size=size,
             top_sentence=float(sent.max()),
             top_doc=float(doc.max()),
+            top_rrf=float(fuse(sig)[order[0]]),
             sentences=scored_sentences,
         )
 
