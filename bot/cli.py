@@ -77,7 +77,8 @@ def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Print the digest of the newest day (or ``--date``)."""
     library = _open_library(args)
     topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
-    out.write(render_digest(library.digest(args.date, topics=topics, limit=args.limit)) + "\n")
+    build = library.week_digest if args.week else library.digest
+    out.write(render_digest(build(args.date, topics=topics, limit=args.limit)) + "\n")
     return 0
 
 
@@ -86,7 +87,7 @@ def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args)
     paper = library.find_paper(args.query)
     if paper is None:
-        print(f"no paper matches {args.query!r}", file=sys.stderr)
+        print(f"no paper matches {args.query!r}; try other words from its title", file=sys.stderr)
         return 1
     out.write(render_paper(paper) + "\n")
     return 0
@@ -124,13 +125,13 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args, seed=not args.no_default_corpus)
     # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
     report = library.add_papers(papers) if papers else None
-    if args.rebuild:
-        library.reembed()
+    reembedded = library.reembed().embedded if args.rebuild else None
     new, updated = (len(report.new), len(report.updated)) if report else (0, 0)
     unchanged = report.unchanged if report else 0
     out.write(
         f"{new} new, {updated} updated, {unchanged} unchanged, {errors} skipped; "
-        f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
+        + (f"{reembedded} re-embedded; " if reembedded is not None else "")
+        + f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
     )
     return 0
 
@@ -207,14 +208,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bot.app import run_bot
 
     # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
-    return run_bot()
+    return run_bot(verbose=args.verbose)
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the benchmark and print its figures."""
     from bench.library_bench import run_bench
 
-    results = run_bench(args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out)
+    results = run_bench(
+        args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out, corpus=args.corpus
+    )
     if args.json:
         out.write(json.dumps(results, default=str) + "\n")
     return 0
@@ -230,6 +233,16 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
         held_out = [args.questions] if args.questions else []
         out.write(json.dumps(fit_sentence_model(library, args.fit_answerable, held_out)) + "\n")
+        return 0
+    if args.topics:
+        from bench.topic_eval import format_topic_report, message_floor_report, topic_threshold_report
+
+        topic_report = topic_threshold_report(library)
+        answerable = [args.questions, Path("tests/data/dev_claims.jsonl")]
+        topic_report["message floor"] = message_floor_report(library, answerable, [args.unanswerable])
+        out.write(
+            (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
+        )
         return 0
     if args.fit:
         fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
@@ -271,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_parse_day, default=None, help="a day (YYYY-MM-DD) instead of the newest")
     p.add_argument("--topics", default="", help="comma-separated topics to rank by")
     p.add_argument("--limit", type=_positive, default=10, help="how many papers (default 10)")
+    p.add_argument("--week", action="store_true", help="the week's top papers: the 7 days ending the day")
     p.set_defaults(func=cmd_today)
 
     p = sub.add_parser("paper", help="show one paper by id or title")
@@ -309,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=None, help="retries after a failed try (default 3)")
     p.set_defaults(func=cmd_fetch)
 
+    from bot.cli_follow import add_parsers
+
+    add_parsers(sub, _open_library, _parse_day)
+
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
     p.add_argument("--top-k", type=_positive, default=5)
     p.set_defaults(func=cmd_start)
@@ -319,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
     p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="synthetic library sizes")
     p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("../shared/benchmarks/scifact-train/corpus.jsonl"),
+        help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
+    )
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
     p.set_defaults(func=cmd_bench)
 
@@ -340,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
     )
+    p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)

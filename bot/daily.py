@@ -1,4 +1,6 @@
-"""The daily post: find the servers that are due, refresh the library from the feed, post once.
+"""The digest post: find the servers that are due, refresh the library from the feed, post once.
+
+A daily post covers the server's local day; a weekly one, on its weekday, the seven days ending it.
 
 Idempotency lives in :class:`bot.state.BotState` (claim before sending, record after); this
 module only sequences the steps and turns Discord errors into log lines, digest-log statuses
@@ -30,6 +32,13 @@ REFRESH_EVERY = timedelta(minutes=10)
 FEED_TIMEOUT = 180.0
 
 
+def period_days(settings: st.GuildSettings, day: date) -> list[date]:
+    """The listing days a post covers: the day itself, or the seven days ending it for a weekly post."""
+    if settings.frequency == st.WEEKLY:
+        return [day - timedelta(days=offset) for offset in range(6, -1, -1)]
+    return [day]
+
+
 class DailyPoster:
     """Posts each configured server's digest once per local day."""
 
@@ -59,12 +68,14 @@ class DailyPoster:
         """Post every due digest; returns (guild id, day, outcome) for each server that was due."""
         now = now or st.utcnow()
         due = await asyncio.to_thread(self.bot.state.due, now)
+        # Several processes may share the library: each posts only for the servers on its shards.
+        due = [(settings, day) for settings, day in due if self.bot.serves_guild(settings.guild_id)]
         if not due:
             return []
         if self._last_refresh is None or now - self._last_refresh >= REFRESH_EVERY:
             self._last_refresh = now
             try:
-                await self._refresh(day for _, day in due)
+                await self._refresh(day for settings, last in due for day in period_days(settings, last))
             except Exception:
                 log.exception("feed refresh raised; posting from the library as is")
         results = []
@@ -81,9 +92,8 @@ class DailyPoster:
             return "claimed"
         status, message_id, error = st.FAILED, None, None
         try:
-            digest = await asyncio.to_thread(
-                self.bot.library.digest, day, topics=settings.topics, limit=self.bot.config.digest_size
-            )
+            build = self.bot.library.week_digest if settings.frequency == st.WEEKLY else self.bot.library.digest
+            digest = await asyncio.to_thread(build, day, topics=settings.topics, limit=self.bot.config.digest_size)
             if not digest.entries:
                 status = st.EMPTY
                 log.info("no papers listed on %s yet; guild %s will be retried later", day, settings.guild_id)

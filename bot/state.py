@@ -1,4 +1,4 @@
-"""Bot state in the library's SQLite file: per-server settings, the digest log, feedback.
+"""Bot state in the library's SQLite file: per-server settings, the digest log, feedback, follows.
 
 The digest log makes daily posts idempotent. A post is *claimed* (row inserted, or a retryable
 row taken over) inside one ``BEGIN IMMEDIATE`` transaction before anything is sent, so a
@@ -30,6 +30,8 @@ RETRY_AFTER = {FAILED: timedelta(minutes=5), EMPTY: timedelta(minutes=60)}
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_TOPICS = 5
 MAX_TOPIC_CHARS = 60
+DAILY, WEEKLY = "daily", "weekly"
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class SettingsError(ValueError):
@@ -48,6 +50,8 @@ class GuildSettings:
     enabled: bool = True
     last_error: str | None = None
     updated_at: datetime | None = None
+    frequency: str = DAILY
+    weekday: int | None = None  # 0 = Monday; set when weekly
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,23 @@ def parse_topics(text: str | None) -> tuple[str, ...]:
     return tuple(topics)
 
 
+def parse_schedule(frequency: str | None, weekday: str | None) -> tuple[str, int | None]:
+    """(frequency, weekday number) from what was typed; weekly needs a weekday, daily takes none."""
+    freq = (frequency or DAILY).strip().lower()
+    if freq not in (DAILY, WEEKLY):
+        raise SettingsError("Frequency is `daily` or `weekly`.")
+    if freq == DAILY:
+        if weekday:
+            raise SettingsError("A weekday only goes with `frequency: weekly`.")
+        return DAILY, None
+    names = {name.lower(): number for number, name in enumerate(WEEKDAYS)}
+    names.update({name[:3].lower(): number for number, name in enumerate(WEEKDAYS)})
+    number = names.get((weekday or "").strip().lower())
+    if number is None:
+        raise SettingsError("A weekly post needs a weekday, e.g. `weekday: Monday`.")
+    return WEEKLY, number
+
+
 def local_day(settings: GuildSettings, now: datetime) -> date:
     """The server's local date at ``now`` (an aware datetime)."""
     return now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -117,6 +138,8 @@ def is_due(settings: GuildSettings, now: datetime, entry: LogEntry | None) -> bo
     if not settings.enabled:
         return False
     day = local_day(settings, now)
+    if settings.frequency == WEEKLY and day.weekday() != settings.weekday:
+        return False  # The log row of the post day keys the week: one post per period.
     at = scheduled_at(settings, day)
     if now < at:
         return False
@@ -148,7 +171,10 @@ class BotState:
     """Settings, digest log and feedback over the library's :class:`Database`."""
 
     def __init__(self, db: Database) -> None:
+        from bot.follow_state import FollowStore  # It builds on this module's helpers.
+
         self.db = db
+        self.follows = FollowStore(db)
 
     # settings
 
@@ -164,6 +190,8 @@ class BotState:
             enabled=bool(row["enabled"]),
             last_error=row["last_error"],
             updated_at=_parse_iso(row["updated_at"]),
+            frequency=row["frequency"] or DAILY,
+            weekday=row["weekday"],
         )
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
@@ -186,6 +214,8 @@ class BotState:
         timezone: str,
         topics: tuple[str, ...] = (),
         *,
+        frequency: str = DAILY,
+        weekday: int | None = None,
         now: datetime | None = None,
     ) -> GuildSettings:
         """Create or replace a server's settings (enabled, error cleared) and return them.
@@ -197,12 +227,22 @@ class BotState:
         with self.db.transaction() as conn:
             conn.execute(
                 """INSERT INTO guild_settings (guild_id, channel_id, post_time, timezone, topics, enabled,
-                                               last_error, updated_at)
-                   VALUES (?, ?, ?, ?, ?, 1, NULL, ?)
+                                               last_error, updated_at, frequency, weekday)
+                   VALUES (?, ?, ?, ?, ?, 1, NULL, ?, ?, ?)
                    ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id,
                        post_time = excluded.post_time, timezone = excluded.timezone, topics = excluded.topics,
-                       enabled = 1, last_error = NULL, updated_at = excluded.updated_at""",
-                (guild_id, channel_id, post_time.strftime("%H:%M"), timezone, json.dumps(list(topics)), stamp),
+                       enabled = 1, last_error = NULL, updated_at = excluded.updated_at,
+                       frequency = excluded.frequency, weekday = excluded.weekday""",
+                (
+                    guild_id,
+                    channel_id,
+                    post_time.strftime("%H:%M"),
+                    timezone,
+                    json.dumps(list(topics)),
+                    stamp,
+                    frequency,
+                    weekday if frequency == WEEKLY else None,
+                ),
             )
             conn.execute("DELETE FROM digest_log WHERE channel_id = ? AND status = ?", (channel_id, SKIPPED))
         saved = self.get_settings(guild_id)
@@ -289,6 +329,26 @@ class BotState:
                 "UPDATE digest_log SET status = ?, message_id = ? WHERE channel_id = ? AND day = ?",
                 (status, message_id, channel_id, day.isoformat()),
             )
+
+    # who may add papers
+
+    def library_role(self, guild_id: int) -> int | None:
+        """The role whose members may ``/library add`` besides Manage Server, if the admins set one."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT role_id FROM library_roles WHERE guild_id = ?", (guild_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_library_role(self, guild_id: int, role_id: int | None) -> None:
+        """Set (or, with None, clear) the role allowed to add papers in a server."""
+        with self.db.transaction() as conn:
+            if role_id is None:
+                conn.execute("DELETE FROM library_roles WHERE guild_id = ?", (guild_id,))
+            else:
+                conn.execute(
+                    """INSERT INTO library_roles (guild_id, role_id) VALUES (?, ?)
+                       ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id""",
+                    (guild_id, role_id),
+                )
 
     # feedback
 

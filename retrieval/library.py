@@ -12,14 +12,17 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
+
+import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
-from retrieval.models import Answer, Digest, Hit, Paper
+from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.digest import build_digest
+from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
@@ -34,6 +37,18 @@ DB_NAME = "library.sqlite3"
 INDEX_DIR = "index"
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
+
+
+def _single_threaded_blas() -> None:
+    """NumPy's BLAS on one thread: a question's products are small (the bundled corpus: 3,307 x 384).
+
+    Measured on the shared 2-core machine (load ~8): warm ask p50 78-90 ms with OpenBLAS's two
+    threads, 39-62 ms with one, encode alone 51-59 against 28-42 ms; waking a sleeping BLAS
+    thread on busy cores costs more than the product itself (0.09 ms).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def default_data_dir() -> Path:
@@ -60,6 +75,21 @@ class LibraryStats:
     model: str
     dimension: int
     data_dir: str
+
+
+# Cosine of query and paper from which a search hit counts as a match for a paper lookup. Measured
+# on the bundled corpus (bench/title_floor.py): nonsense and off-topic queries top out near 0.23,
+# while title fragments whose words are not all in the title mostly score above 0.3.
+TITLE_MATCH_COSINE = 0.30
+
+
+def is_title_match(query: str, hit: Hit) -> bool:
+    """Whether a search hit answers a lookup by title words: exact, close in meaning, or every query word in its title."""
+    if hit.exact or hit.dense_score >= TITLE_MATCH_COSINE:
+        return True
+    terms = query_terms(query)
+    title = set(query_terms(hit.paper.title))
+    return bool(terms) and all(term in title for term in terms)
 
 
 class Library:
@@ -94,6 +124,7 @@ class Library:
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
+        _single_threaded_blas()
         db = Database(data_dir / DB_NAME)
         store = PaperStore(db)
         embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
@@ -183,8 +214,12 @@ class Library:
         """A paper by row id."""
         return self.store.get(paper_id)
 
+    def get_paper_by_ext_id(self, ext_id: str) -> Paper | None:
+        """A paper by its public id or arXiv id."""
+        return self.store.get_by_ext_id(ext_id)
+
     def find_paper(self, query: str) -> Paper | None:
-        """A paper by exact id or title, else the best search hit."""
+        """A paper by exact id or title, else the best search hit if it is relevant enough (else None)."""
         cleaned = clean_question(query)
         if not has_content(cleaned):
             return None
@@ -194,7 +229,7 @@ class Library:
         if exact:
             return exact
         hits = self.search(cleaned, 1)
-        return hits[0].paper if hits else None
+        return hits[0].paper if hits and is_title_match(cleaned, hits[0]) else None
 
     def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
         """(id, title) pairs for autocomplete."""
@@ -207,9 +242,11 @@ class Library:
         every committed chunk, and calling it again with the same papers resumes.
         """
         report = ingest_papers(self.store, self.embedder, papers, progress=progress)
+        started = time.perf_counter()
         with self._lock:
             if report.new or report.updated or report.embedded:
                 self.index.sync(self.store)
+        report.seconds["index"] += time.perf_counter() - started
         return report
 
     def reembed(self, progress: bool | None = None) -> IngestReport:
@@ -231,6 +268,51 @@ class Library:
             with self._lock:
                 topic_scores = self.searcher.topic_scores(papers, topics)
         return build_digest(day, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
+
+    def week_digest(self, until: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
+        """The papers listed in the 7 days ending ``until`` (default: the newest day), ranked like a day's."""
+        until = until or self.store.newest_day()
+        if until is None:
+            return build_digest(None, [], topics=tuple(topics), limit=limit)
+        since = until - timedelta(days=6)
+        papers = self.store.papers_between(since, until)
+        topic_scores: dict[int, float] | None = None
+        if topics and papers:
+            with self._lock:
+                topic_scores = self.searcher.topic_scores(papers, topics)
+        digest = build_digest(until, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
+        return replace(digest, since=since)
+
+    def papers_listed(self, since: date, until: date) -> list[Paper]:
+        """Papers a listing showed from ``since`` to ``until``, each once."""
+        return self.store.papers_between(since, until)
+
+    def topic_cosines(self, papers: Sequence[Paper], topics: Sequence[str]) -> dict[str, dict[int, float]]:
+        """For each topic, each paper's score: the higher cosine of the topic with the paper's vector or its title.
+
+        The title counts because the paper vector (mean of the abstract's sentences) dilutes what the paper
+        is about; ``paperbot eval --topics`` measured the pair against either alone.
+        """
+        wanted = [t for t in dict.fromkeys(topics) if t.strip()]
+        indexed = [p for p in papers if p.id is not None and p.id in self.index.position]
+        if not wanted or not indexed:
+            return {}
+        with self._lock:
+            topic_vecs = self.embedder.encode(wanted)
+            title_vecs = self.embedder.encode([p.title for p in indexed])
+            paper_vecs = np.stack([self.index.paper_vector(p.id) for p in indexed])  # type: ignore[arg-type,misc]
+        scores = np.maximum(topic_vecs @ paper_vecs.T, topic_vecs @ title_vecs.T)
+        return {
+            topic: {p.id: float(score) for p, score in zip(indexed, row, strict=True)}  # type: ignore[misc]
+            for topic, row in zip(wanted, scores, strict=True)
+        }
+
+    def follow_matches(
+        self, papers: Sequence[Paper], follows: Sequence[Follow], threshold: float = TOPIC_THRESHOLD
+    ) -> dict[int, list[FollowMatch]]:
+        """Each follower's matching papers among ``papers`` (topics by meaning, authors by name)."""
+        topics = [f.norm for f in follows if f.kind == TOPIC]
+        return match_follows(papers, follows, self.topic_cosines(papers, topics), threshold)
 
     def stats(self) -> LibraryStats:
         """Counts and sizes for ``paperbot stats``."""

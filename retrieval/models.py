@@ -118,9 +118,33 @@ class DigestEntry:
 
 @dataclass(frozen=True)
 class Digest:
-    """The papers of one day, ranked; ``day`` is None when the library has no dated papers."""
+    """The papers of one day (or of the week from ``since`` to ``day``), ranked.
+
+    ``day`` is None when the library has no dated papers.
+    """
 
     day: date | None
     entries: tuple[DigestEntry, ...]
     total: int
     topics: tuple[str, ...] = field(default_factory=tuple)
+    since: date | None = None
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A user's followed topic or author; ``norm`` is its identity (normalized text)."""
+
+    id: int
+    user_id: int
+    kind: str  # "topic" or "author"
+    value: str
+    norm: str
+
+
+@dataclass(frozen=True)
+class FollowMatch:
+    """A paper that matched some of a user's follows, and how strongly (1.0 for an author)."""
+
+    paper: Paper
+    follows: tuple[Follow, ...]
+    score: float

@@ -23,7 +23,7 @@ if "PAPERBOT_CACHE_DIR" not in os.environ:
 
 from retrieval.library import Library
 from retrieval.models import Paper
-from tests.retrieval.sources.feed_support import Handler, ServerPool
+from tests.retrieval.sources.feed_support import ServerPool
 
 DATA = Path(__file__).parent / "data"
 
@@ -96,8 +96,8 @@ def open_library(tmp_path: Path) -> Iterator[Callable[..., Library]]:
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    """``base = await serve(handler)``: a real HTTP server on 127.0.0.1 for this test."""
+async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """``base = await serve(handler[, path])``: a real HTTP server on 127.0.0.1 for this test."""
     pool = ServerPool()
     yield pool.serve
     await pool.close()

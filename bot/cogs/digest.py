@@ -11,7 +11,7 @@ import asyncio
 import logging
 import zoneinfo
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 import discord
@@ -50,24 +50,37 @@ def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
 
 
 def next_post(settings: st.GuildSettings, now: datetime, entry: st.LogEntry | None) -> datetime:
-    """When the next post is expected (today's post time if still to come or due, else tomorrow's)."""
+    """When the next post is expected (today's post time if still to come or due, else the next post day's)."""
     day = st.local_day(settings, now)
-    at = st.scheduled_at(settings, day)
-    if now < at or st.is_due(settings, now, entry):
-        return at
-    return st.scheduled_at(settings, day + timedelta(days=1))
+    weekly = settings.frequency == st.WEEKLY and settings.weekday is not None
+    if not weekly or day.weekday() == settings.weekday:
+        at = st.scheduled_at(settings, day)
+        if now < at or st.is_due(settings, now, entry):
+            return at
+        day += timedelta(days=7 if weekly else 1)
+        return st.scheduled_at(settings, day)
+    ahead = (settings.weekday - day.weekday()) % 7  # type: ignore[operator]
+    return st.scheduled_at(settings, day + timedelta(days=ahead))
+
+
+def schedule_text(settings: st.GuildSettings) -> str:
+    """``09:00 Europe/Paris`` or ``Mondays 09:00 Europe/Paris``."""
+    when = f"{settings.post_time:%H:%M} {settings.timezone}"
+    if settings.frequency == st.WEEKLY and settings.weekday is not None:
+        return f"{st.WEEKDAYS[settings.weekday]}s {when} (weekly)"
+    return f"{when} (daily)"
 
 
 def settings_embed(settings: st.GuildSettings | None, entry: st.LogEntry | None, now: datetime) -> discord.Embed:
     """What ``/digest show`` (and a successful ``/digest set``) displays."""
-    embed = discord.Embed(title="Daily papers post", colour=discord.Colour.orange())
+    embed = discord.Embed(title="Papers digest post", colour=discord.Colour.orange())
     if settings is None:
-        embed.description = "Not set up. Use `/digest set` to post the day's papers to a channel."
+        embed.description = "Not set up. Use `/digest set` to post the day's (or the week's) papers to a channel."
         return embed
     state = "on" if settings.enabled else "off (`/digest set` to switch it back on)"
     embed.add_field(name="Status", value=state, inline=True)
     embed.add_field(name="Channel", value=f"<#{settings.channel_id}>", inline=True)
-    embed.add_field(name="Time", value=f"{settings.post_time:%H:%M} {settings.timezone}", inline=True)
+    embed.add_field(name="Time", value=schedule_text(settings), inline=True)
     topics = ", ".join(L.safe(t, 60) for t in settings.topics) or "none (newest and most upvoted first)"
     embed.add_field(name="Topics", value=L.truncate(topics, L.FIELD_VALUE), inline=False)
     if settings.enabled:
@@ -109,7 +122,8 @@ class DigestCog(commands.Cog):
         self.poster = DailyPoster(bot, refresh)
 
     async def cog_load(self) -> None:
-        """Start the daily loop."""
+        """Start the daily loop, ticking every ``PAPERBOT_DIGEST_TICK`` seconds."""
+        self.daily.change_interval(seconds=getattr(self.bot.config, "digest_tick", 60.0))
         self.daily.start()
 
     async def cog_unload(self) -> None:
@@ -128,12 +142,18 @@ class DigestCog(commands.Cog):
     async def _wait_ready(self) -> None:
         await self.bot.wait_until_ready()
 
-    @digest.command(name="set", description="Post the day's papers to a channel at a local time")
+    @digest.command(name="set", description="Post the day's (or week's) papers to a channel at a local time")
     @app_commands.describe(
         channel="Where to post",
         time="Local time, 24-hour HH:MM (e.g. 09:00)",
         timezone="IANA time zone, e.g. Europe/Paris or America/New_York",
         topics="Optional comma-separated topics to rank the papers by",
+        frequency="daily (default), or weekly: the week's top papers once a week",
+        weekday="For weekly posts: the day to post on",
+    )
+    @app_commands.choices(
+        frequency=[app_commands.Choice(name=name, value=name) for name in (st.DAILY, st.WEEKLY)],
+        weekday=[app_commands.Choice(name=name, value=name) for name in st.WEEKDAYS],
     )
     async def set_(
         self,
@@ -142,6 +162,8 @@ class DigestCog(commands.Cog):
         time: str,
         timezone: str,
         topics: str | None = None,
+        frequency: str | None = None,
+        weekday: str | None = None,
     ) -> None:
         """Validate and save the settings, then show them (with a warning if the bot cannot post there)."""
         require_manage_guild(interaction)
@@ -150,12 +172,22 @@ class DigestCog(commands.Cog):
             post_time = st.parse_post_time(time)
             zone = st.parse_timezone(timezone)
             topic_list = st.parse_topics(topics)
+            freq, day_number = st.parse_schedule(frequency, weekday)
         except st.SettingsError as exc:
             await reply(interaction, str(exc))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         saved = await asyncio.to_thread(
-            self.bot.state.save_settings, interaction.guild_id, channel.id, post_time, zone.key, topic_list
+            partial(
+                self.bot.state.save_settings,
+                interaction.guild_id,
+                channel.id,
+                post_time,
+                zone.key,
+                topic_list,
+                frequency=freq,
+                weekday=day_number,
+            )
         )
         embed = settings_embed(saved, None, st.utcnow())
         lacking = missing_permissions(channel, interaction.guild.me if interaction.guild else None)
@@ -173,13 +205,13 @@ class DigestCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return timezone_choices(current)
 
-    @digest.command(name="off", description="Stop the daily post in this server")
+    @digest.command(name="off", description="Stop the digest post in this server")
     async def off(self, interaction: discord.Interaction) -> None:
         """Switch the daily post off."""
         require_manage_guild(interaction)
         assert interaction.guild_id is not None
         changed = await asyncio.to_thread(self.bot.state.disable, interaction.guild_id)
-        await reply(interaction, "Daily post switched off." if changed else "The daily post was not on.")
+        await reply(interaction, "Digest post switched off." if changed else "The digest post was not on.")
 
     @digest.command(name="show", description="Show this server's daily post settings and last problem")
     async def show(self, interaction: discord.Interaction) -> None:

@@ -197,12 +197,17 @@ def digest_embeds(digest: Digest, *, heading: str | None = None) -> list[discord
     if digest.day is None:
         title = heading or "Daily papers"
         return [discord.Embed(title=title, description="The library has no dated papers yet.", colour=DIGEST_COLOUR)]
-    title = truncate(heading or f"📰 Papers of {digest.day.isoformat()}", L.TITLE)
+    period = (
+        f"the week {digest.since.isoformat()} – {digest.day.isoformat()}" if digest.since else digest.day.isoformat()
+    )
+    title = truncate(heading or f"📰 Papers of {period}", L.TITLE)
     embed = discord.Embed(title=title, colour=DIGEST_COLOUR)
     if digest.topics:
         embed.description = truncate("Ranked for: " + ", ".join(safe(t, 60) for t in digest.topics), 500)
     if not digest.entries:
-        embed.description = f"No papers were listed on {digest.day.isoformat()}."
+        embed.description = (
+            f"No papers were listed in {period}." if digest.since else f"No papers were listed on {period}."
+        )
         return [embed]
     entries = digest.entries[: L.FIELDS]
     budget = (L.TOTAL - 600) // len(entries)
@@ -210,7 +215,8 @@ def digest_embeds(digest: Digest, *, heading: str | None = None) -> list[discord
         name, value = _digest_field(index, entry, budget)
         embed.add_field(name=name, value=value, inline=False)
     shown = len(entries)
-    footer = f"{shown} of {digest.total} papers listed that day" if digest.total > shown else f"{shown} papers"
+    when = "that week" if digest.since else "that day"
+    footer = f"{shown} of {digest.total} papers listed {when}" if digest.total > shown else f"{shown} papers"
     embed.set_footer(text=footer + " · /paper for details, /ask to question them")
     return [shrink_to_fit(embed)]
 
@@ -229,8 +235,14 @@ def help_embed() -> discord.Embed:
         ("/ask question [top_k] [private]", "Answer from the abstracts, with 👍/👎 and *More like this* buttons."),
         ("/paper query", "One paper: abstract, authors, links. Start typing for title suggestions."),
         ("/today [date]", "The papers of a day (YYYY-MM-DD), default the newest day I know."),
-        ("/digest set channel time timezone [topics]", "Post the daily papers to a channel (Manage Server)."),
-        ("/digest show · /digest off", "See or stop this server's daily post (Manage Server)."),
+        (
+            "/digest set channel time timezone [topics] [frequency] [weekday]",
+            "Post the day's (or the week's) papers to a channel (Manage Server).",
+        ),
+        ("/digest show · /digest off", "See or stop this server's digest post (Manage Server)."),
+        ("/follow topic · /follow author · /follow list · /follow remove", "A DM, at most daily, of new papers."),
+        ("/library add id_or_url", "Add a paper by arXiv id or link (Manage Server or the library role)."),
+        ("Apps → Find papers about this", "On any message: the papers about it, privately."),
     ]
     for name, value in commands:
         embed.add_field(name=name, value=value, inline=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from retrieval.models import Answer, Digest, Paper
+from retrieval.models import Answer, Digest, Follow, FollowMatch, Paper
 
 
 def _day(day: date) -> str:
@@ -45,8 +45,12 @@ def render_digest(digest: Digest) -> str:
     if digest.day is None:
         return "The library has no dated papers yet: run `paperbot fetch` to pull today's papers."
     if not digest.entries:
-        return f"No papers for {_day(digest.day)}."
-    header = f"📰 Papers of {_day(digest.day)}"
+        return f"No papers for {_day(digest.since) + ' – ' if digest.since else ''}{_day(digest.day)}."
+    header = (
+        f"📰 Papers of the week {_day(digest.since)} – {_day(digest.day)}"
+        if digest.since
+        else f"📰 Papers of {_day(digest.day)}"
+    )
     if digest.topics:
         header += f" — topics: {', '.join(digest.topics)}"
     shown = len(digest.entries)
@@ -71,4 +75,23 @@ def render_paper(paper: Paper) -> str:
         lines.append(meta)
     lines += ["", paper.abstract, ""]
     lines += [f"{link.label}: {link.url}" for link in paper_links(paper)]
+    return "\n".join(lines)
+
+
+def render_follows(follows: list[Follow]) -> str:
+    """``paperbot follow list``: one follow a line with its id."""
+    if not follows:
+        return "No follows."
+    return "\n".join(f"{f.id}. {f.kind}: {f.value}" for f in follows)
+
+
+def render_follow_matches(matches: list[FollowMatch], day: date) -> str:
+    """``paperbot follow check``: the papers the next DM would list."""
+    if not matches:
+        return f"No new paper matches on {day.isoformat()}."
+    lines = [f"{len(matches)} new paper(s) for {day.isoformat()}:", ""]
+    for rank, match in enumerate(matches, start=1):
+        lines.append(f"{rank}. {match.paper.title}")
+        reasons = ", ".join(f"{f.kind}: {f.value}" for f in match.follows)
+        lines.append(f"   matches {reasons} (score {match.score:.2f})")
     return "\n".join(lines)

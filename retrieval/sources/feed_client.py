@@ -64,9 +64,11 @@ class FeedConfig:
 class FeedError(Exception):
     """A day's listing could not be fetched or understood; ``reason`` is a short human sentence."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The HTTP status that ended the request, when it was one (404: the API does not know the id).
+        self.status = status
 
 
 @dataclass
@@ -105,8 +107,8 @@ def _parse_date(value: Any) -> date | None:
         return None
 
 
-def parse_item(item: Any, day: date) -> Paper:
-    """One API item as a :class:`Paper` listed on ``day``; raises ``ValueError`` naming what is wrong."""
+def parse_item(item: Any, day: date | None) -> Paper:
+    """One API item as a :class:`Paper` listed on ``day`` (None: not listed); raises ``ValueError`` naming what is wrong."""
     if not isinstance(item, dict):
         raise ValueError(f"item is a {type(item).__name__}, expected an object")
     paper = item.get("paper")
@@ -248,21 +250,33 @@ class FeedClient:
 
     async def get_page(self, day: date, page: int) -> bytes:
         """The raw body of one page, after bounded retries; raises :class:`FeedError`."""
+        params = {"date": day.isoformat(), "limit": str(self.config.page_size), "p": str(page)}
+        return await self.get(self.url_for(), params, f"{day} page {page}")
+
+    async def get(self, url: str, params: dict[str, str] | None = None, label: str = "") -> bytes:
+        """The body of a 200 answer to ``GET url``, after bounded retries; raises :class:`FeedError`.
+
+        429 and 5xx answers, connection faults and timeouts are retried with backoff (honouring
+        ``Retry-After``); any other status fails at once, with ``FeedError.status`` set.
+        """
         if self._session is None:
             raise RuntimeError("FeedClient must be used as an async context manager")
         cfg = self.config
-        params = {"date": day.isoformat(), "limit": str(cfg.page_size), "p": str(page)}
+        label = label or url
         tries = cfg.retries + 1
+        status: int | None = None
         for attempt in range(tries):
             last_try = attempt == tries - 1
             retry_after: float | None = None
+            status = None
             try:
-                async with self._session.get(self.url_for(), params=params) as resp:
+                async with self._session.get(url, params=params) as resp:
                     if resp.status == 200:
                         return await self._read_body(resp)
+                    status = resp.status
                     problem = f"HTTP {resp.status}"
                     if resp.status not in RETRY_STATUSES:
-                        raise FeedError(f"{problem} (not retried)")
+                        raise FeedError(f"{problem} (not retried)", status=resp.status)
                     # 429 carries Retry-After by definition; some 503s do too, and it is honoured alike.
                     retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
@@ -275,11 +289,9 @@ class FeedClient:
                 delay, why = min(retry_after, cfg.retry_after_cap), "Retry-After"
             else:
                 delay, why = backoff_delay(attempt, cfg), "backoff"
-            log.warning(
-                "%s page %d: %s; retry %d/%d in %.2fs (%s)", day, page, problem, attempt + 1, cfg.retries, delay, why
-            )
+            log.warning("%s: %s; retry %d/%d in %.2fs (%s)", label, problem, attempt + 1, cfg.retries, delay, why)
             await asyncio.sleep(delay)
-        raise FeedError(f"{problem} after {tries} {'try' if tries == 1 else 'tries'}")
+        raise FeedError(f"{problem} after {tries} {'try' if tries == 1 else 'tries'}", status=status)
 
     async def fetch_day(self, day: date) -> DayListing:
         """Every page of one day's listing; raises :class:`FeedError` if any page fails."""

@@ -46,14 +46,24 @@ async def test_setup_hook_opens_the_library_off_loop_loads_cogs_and_syncs_to_the
     await bot.setup_hook()
     try:
         assert bot.library is library and bot.state.db is library.db
-        assert {c for c in bot.cogs} == {"AskCog", "PaperCog", "TodayCog", "DigestCog", "HelpCog"}
+        assert {c for c in bot.cogs} == {
+            "AskCog",
+            "PaperCog",
+            "TodayCog",
+            "DigestCog",
+            "HelpCog",
+            "FindCog",
+            "LibraryCog",
+            "FollowCog",
+        }
         names = {c.name for c in bot.tree.get_commands(guild=discord.Object(42))}
-        assert names == {"ask", "paper", "today", "digest", "help"}
+        assert names == {"ask", "paper", "today", "digest", "help", "library", "follow", "Find papers about this"}
         assert sync.await_args.kwargs["guild"].id == 42
         for command in bot.tree.walk_commands():
             assert len(command.name) <= 32 and len(command.description) <= 100
     finally:
         await bot.remove_cog("DigestCog")  # stops the daily loop
+        await bot.remove_cog("FollowCog")  # stops the DM loop
 
 
 async def test_a_failed_sync_is_logged_not_fatal(monkeypatch, caplog):
@@ -130,3 +140,10 @@ def test_run_bot_turns_startup_failures_into_exit_codes(monkeypatch, caplog, rai
     assert run_bot(BotConfig(token=GOOD_TOKEN), lambda: None) == code
     assert text in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_shard_settings_reach_discord_py_and_decide_which_servers_this_process_serves():
+    bot = make_bot(BotConfig(sharded=True, shard_count=2, shard_ids=(1,)))
+    assert type(bot) is ShardedPaperBot and (bot.shard_count, bot.shard_ids) == (2, [1])
+    assert bot.serves_guild(1 << 22) and not bot.serves_guild(2 << 22)
+    assert make_bot(BotConfig()).serves_guild(2 << 22)  # not sharded: every server

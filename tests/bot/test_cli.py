@@ -153,3 +153,33 @@ def test_ask_about_one_paper_quotes_it_and_an_unknown_paper_is_a_clear_failure(c
     data = json.loads(out)
     assert code == 1 and data["abstained"] is True and data["sources"] == []
     assert "No paper in the library matches" in data["answer"]
+
+
+def test_paper_by_title_words_shows_it_and_nonsense_is_no_match(cli):
+    code, out, _ = cli("paper", "Pointer Networks")
+    assert code == 0 and "Pointer Networks" in out
+    code, out, err = cli("paper", "pizza recipe with pineapple")
+    assert code == 1 and out == "" and "no paper matches 'pizza recipe with pineapple'" in err
+
+
+def test_setup_model_reports_the_cached_export_without_exporting_again(capsys):
+    from retrieval.encoder.embedder import load_embedder
+    from retrieval.encoder.export import ONNX_FILE, model_cache_dir
+
+    directory = model_cache_dir(load_embedder().spec)
+    mtime = (directory / ONNX_FILE).stat().st_mtime_ns
+    code, out = main(["setup-model"]), capsys.readouterr().out
+    assert code == 0 and str(directory) in out and "fused: True" in out
+    assert (directory / ONNX_FILE).stat().st_mtime_ns == mtime
+
+
+def test_index_rebuild_reembeds_every_paper(tmp_path, capsys):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "\n".join(json.dumps({"id": f"r{i}", "title": f"Title {i}", "abstract": f"Text {i}. More."}) for i in range(3))
+    )
+    data_dir = str(tmp_path / "lib")
+    assert main(["--data-dir", data_dir, "index", "--no-default-corpus", "--corpus", str(corpus)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data_dir, "index", "--no-default-corpus", "--rebuild"]) == 0
+    assert "3 re-embedded; library: 3 papers, index: 3 papers" in capsys.readouterr().out

@@ -109,6 +109,43 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # v3: weekly digests, the role allowed to add papers, follows and what they sent.
+    """
+    ALTER TABLE guild_settings ADD COLUMN frequency TEXT NOT NULL DEFAULT 'daily';
+    ALTER TABLE guild_settings ADD COLUMN weekday INTEGER;
+    CREATE TABLE library_roles (
+        guild_id INTEGER PRIMARY KEY,
+        role_id INTEGER NOT NULL
+    );
+    CREATE TABLE follows (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('topic', 'author')),
+        value TEXT NOT NULL,
+        norm TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        UNIQUE (user_id, kind, norm)
+    );
+    CREATE INDEX follows_user ON follows(user_id);
+    CREATE TABLE follow_users (
+        user_id INTEGER PRIMARY KEY,
+        dms_closed_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE follow_dm_log (
+        user_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        status TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, day)
+    );
+    CREATE TABLE follow_sent (
+        user_id INTEGER NOT NULL,
+        paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        PRIMARY KEY (user_id, paper_id)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

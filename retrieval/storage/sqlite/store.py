@@ -443,6 +443,20 @@ class PaperStore(VectorTable):
             ).fetchall()
         return [_row_to_paper(r, listed_on=day) for r in rows]
 
+    def papers_between(self, since: date, until: date) -> list[Paper]:
+        """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once.
+
+        ``listed_on`` is the latest of those days.
+        """
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join('p.' + c.strip() for c in _COLUMNS.split(','))}, MAX(d.day) AS last_day"
+                " FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day BETWEEN ? AND ?"
+                " GROUP BY p.id ORDER BY p.id",
+                (since.isoformat(), until.isoformat()),
+            ).fetchall()
+        return [_row_to_paper(r, listed_on=date.fromisoformat(r["last_day"])) for r in rows]
+
     def source_counts(self) -> dict[str, int]:
         """How many papers each source contributed."""
         with self.db.read() as conn:

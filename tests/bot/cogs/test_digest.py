@@ -61,7 +61,7 @@ async def test_set_saves_the_settings_and_shows_them(cog, bot, make_interaction)
     kwargs = sent(interaction)
     assert kwargs["ephemeral"] is True
     fields = {f.name: f.value for f in kwargs["embed"].fields}
-    assert fields["Time"] == "08:30 Europe/Paris" and fields["Channel"] == "<#10>"
+    assert fields["Time"] == "08:30 Europe/Paris (daily)" and fields["Channel"] == "<#10>"
 
 
 async def test_set_warns_when_the_bot_cannot_post_in_the_channel(cog, make_interaction):

@@ -56,10 +56,10 @@ def api_item(
     }
 
 
-async def start_server(handler: Handler) -> TestServer:
-    """A real aiohttp server on 127.0.0.1 (ephemeral port) answering /api/daily_papers with ``handler``."""
+async def start_server(handler: Handler, path: str = "/api/daily_papers") -> TestServer:
+    """A real aiohttp server on 127.0.0.1 (ephemeral port) answering ``path`` with ``handler``."""
     app = web.Application()
-    app.router.add_get("/api/daily_papers", handler)
+    app.router.add_get(path, handler)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server
@@ -124,8 +124,8 @@ class ServerPool:
     def __init__(self) -> None:
         self.servers: list[TestServer] = []
 
-    async def serve(self, handler: Handler) -> str:
-        server = await start_server(handler)
+    async def serve(self, handler: Handler, path: str = "/api/daily_papers") -> str:
+        server = await start_server(handler, path)
         self.servers.append(server)
         return base_of(server)
 
