@@ -55,18 +55,22 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         )
         return EXIT_USAGE
     library = _open_library(args)
+
+    def answer_one(question: str):  # noqa: ANN202 - Answer imported lazily
+        return library.ask_paper(question, args.paper) if args.paper else library.ask(question, args.top_k)
+
     if args.question == "-":
         for line in sys.stdin:
-            answer = library.ask(line.rstrip("\n"), args.top_k)
+            answer = answer_one(line.rstrip("\n"))
             out.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
             out.flush()
         return 0
-    answer = library.ask(args.question, args.top_k)
+    answer = answer_one(args.question)
     if args.json:
         out.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
     else:
         out.write(render_answer(answer) + "\n")
-    return 0
+    return 1 if answer.reason == "no_such_paper" else 0
 
 
 def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -224,6 +228,12 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bench.evaluate import evaluate, fit_abstention, format_report
 
     library = _open_library(args)
+    if args.fit_sentences:
+        from bench.sentence_fit import fit_sentence_model
+
+        held_out = [args.questions] if args.questions else []
+        out.write(json.dumps(fit_sentence_model(library, args.fit_answerable, held_out)) + "\n")
+        return 0
     if args.topics:
         from bench.topic_eval import format_topic_report, message_floor_report, topic_threshold_report
 
@@ -237,6 +247,15 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.fit:
         fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
         out.write(json.dumps(fitted) + "\n")
+        return 0
+    if args.ranking:
+        from bench.evaluate import evaluate_ranking, format_ranking_report
+
+        if not args.ranking.is_file():
+            print(f"error: no such file: {args.ranking}", file=sys.stderr)
+            return EXIT_USAGE
+        ranked = evaluate_ranking(library, args.ranking)
+        out.write((json.dumps(ranked) if args.json else format_ranking_report(ranked)) + "\n")
         return 0
     report = evaluate(library, args.questions, args.unanswerable, top_k=args.top_k)
     out.write((json.dumps(report) if args.json else format_report(report)) + "\n")
@@ -258,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question, or - to read one question a line from standard input")
     p.add_argument("--json", action="store_true", help="print one JSON object (always with -)")
     p.add_argument("--top-k", type=_positive, default=5, help="how many sources (1-25, default 5)")
+    p.add_argument("--paper", default=None, help="ask about this one paper (title, arXiv id or id) instead")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("today", help="the digest of the newest day, as the Discord post reads")
@@ -331,7 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unanswerable", type=Path, default=Path("tests/data/dev_unanswerable.jsonl"))
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--ranking",
+        type=Path,
+        default=None,
+        help='a ranking benchmark instead (JSONL {"id", "q", "relevant": [paper ids]}): nDCG@10, Recall@10, MRR@10 '
+        "of the library beside plain BM25 and plain MiniLM, on all queries and on the even / odd id halves",
+    )
     p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument(
+        "--fit-sentences",
+        action="store_true",
+        help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
+    )
     p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])

@@ -23,13 +23,13 @@ from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_
 from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
-from retrieval.query.responder import compose_answer, empty_answer
+from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
 from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.index import DenseIndex
 from retrieval.storage.sqlite.store import PaperStore
-from retrieval.text import clean_question, has_content, query_terms
+from retrieval.text import clean_question, has_content, query_terms, term_set
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,50 @@ class Library:
         with self._lock:
             result = self.searcher.search(cleaned, top_k)
         return compose_answer(cleaned, result, started=started)
+
+    def ask_paper(self, question: str, paper: str | int) -> Answer:
+        """Answer a question from one paper's abstract (title, arXiv id, external id or row id).
+
+        Quotes that paper's sentences that best answer the question, or says that no paper
+        matches ``paper`` or that the abstract does not say; never raises on bad input.
+        """
+        started = time.perf_counter()
+        cleaned = clean_question(question)
+        size = self.store.count()
+        if not has_content(cleaned):
+            return empty_answer(cleaned, size, (time.perf_counter() - started) * 1000)
+        found = self.resolve_paper(paper)
+        if found is None:
+            return paper_not_found(cleaned, str(paper), size, started=started)
+        with self._lock:
+            result = self.searcher.within_paper(cleaned, found)
+        return compose_paper_answer(cleaned, result, started=started)
+
+    def resolve_paper(self, paper: str | int) -> Paper | None:
+        """The paper a user named: row id, arXiv / external id, exact or partial title, or close keywords.
+
+        Unlike :meth:`find_paper` it does not settle for any best search hit: keywords must be
+        mostly in the hit's title, so a question is never answered from a paper the user did
+        not mean.
+        """
+        if isinstance(paper, int):
+            return self.store.get(paper)
+        query = clean_question(str(paper), 300).strip()
+        if not has_content(query):
+            return None
+        exact = self.store.get_by_ext_id(query) or next(
+            iter(self.store.get_many(self.store.find_exact(query)).values()), None
+        )
+        if exact:
+            return exact
+        titled = self.store.suggest_titles(query, 2)
+        if len(titled) == 1:  # a part of one title only (a part of several is ranked by search below)
+            return self.store.get(titled[0][0])
+        terms = set(query_terms(query))
+        for hit in self.search(query, 3):
+            if terms and len(terms & term_set(hit.paper.title)) >= 0.6 * len(terms):
+                return hit.paper
+        return None
 
     def search(self, query: str, top_k: int = 10) -> list[Hit]:
         """Ranked papers for a query (hybrid dense + lexical, exact matches first)."""

@@ -88,7 +88,8 @@ class Answer:
     quotes: tuple[Quote, ...] = ()
     took_ms: float = 0.0
     library_size: int = 0
-    # Why there is no answer: "empty" (no usable question), "not_covered", or "".
+    # Why there is no answer: "empty" (no usable question), "not_covered", "no_such_paper" /
+    # "not_in_paper" (asking about one paper: none matches, or its abstract does not say), or "".
     reason: str = ""
     confidence: float = 0.0
 

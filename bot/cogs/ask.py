@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.paper import picked_id, suggest
 from bot.interactions import NO_MENTIONS, reply
 from bot.render.embeds import answer_embed, similar_embed
 from retrieval.models import Answer
@@ -145,6 +146,7 @@ class AskCog(commands.Cog):
         question="What you want to know, e.g. 'how does speculative decoding speed up inference?'",
         top_k="How many papers to consider and cite (1-10, default 5)",
         private="Only you see the answer",
+        paper="Ask about this one paper only (title or arXiv id; pick a suggestion as you type)",
     )
     @app_commands.checks.dynamic_cooldown(ask_cooldown)
     async def ask(
@@ -153,6 +155,7 @@ class AskCog(commands.Cog):
         question: app_commands.Range[str, 1, 300],
         top_k: app_commands.Range[int, 1, 10] = 5,
         private: bool = False,
+        paper: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
         """Defer at once, answer off the event loop, follow up with the answer embed and buttons.
 
@@ -162,10 +165,21 @@ class AskCog(commands.Cog):
             await reply(interaction, NO_WORDS)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
-        answer = await asyncio.to_thread(self.bot.library.ask, question, top_k)
+        if paper:
+            picked = picked_id(paper)
+            answer = await asyncio.to_thread(self.bot.library.ask_paper, question, paper if picked is None else picked)
+        else:
+            answer = await asyncio.to_thread(self.bot.library.ask, question, top_k)
         await interaction.followup.send(
             embed=answer_embed(answer), view=answer_view(answer), ephemeral=private, allowed_mentions=NO_MENTIONS
         )
+
+    @ask.autocomplete("paper")
+    async def paper_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles starting with or containing what was typed (as ``/paper`` offers them)."""
+        return await suggest(self.bot, current)
 
 
 async def setup(bot: PaperBot) -> None:

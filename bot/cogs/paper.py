@@ -39,6 +39,22 @@ def title_choices(pairs: Sequence[tuple[int, str]]) -> list[app_commands.Choice[
     return choices
 
 
+def picked_id(value: str) -> int | None:
+    """The row id of a picked suggestion (``id:<n>``), else None (the user typed words)."""
+    picked = _CHOICE_VALUE.match(value.strip())
+    return int(picked.group(1)) if picked else None
+
+
+async def suggest(bot: PaperBot, current: str) -> list[app_commands.Choice[str]]:
+    """Title autocomplete choices for what was typed; nothing when the library is slow or fails."""
+    try:
+        pairs = await asyncio.wait_for(asyncio.to_thread(bot.library.suggest_titles, current, 25), AUTOCOMPLETE_TIMEOUT)
+    except Exception:  # Autocomplete is best effort: an empty list is a valid answer.
+        log.warning("title autocomplete failed for %r", current[:50], exc_info=True)
+        return []
+    return title_choices(pairs)
+
+
 class PaperCog(commands.Cog):
     """``/paper``."""
 
@@ -47,9 +63,9 @@ class PaperCog(commands.Cog):
 
     def lookup(self, query: str) -> Paper | None:
         """A picked suggestion (``id:<n>``) by id, else the best match for what was typed (blocking)."""
-        picked = _CHOICE_VALUE.match(query.strip())
-        if picked:
-            paper = self.bot.library.get_paper(int(picked.group(1)))
+        picked = picked_id(query)
+        if picked is not None:
+            paper = self.bot.library.get_paper(picked)
             if paper is not None:
                 return paper
         return self.bot.library.find_paper(query)
@@ -80,14 +96,7 @@ class PaperCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Titles starting with or containing what was typed."""
-        try:
-            pairs = await asyncio.wait_for(
-                asyncio.to_thread(self.bot.library.suggest_titles, current, 25), AUTOCOMPLETE_TIMEOUT
-            )
-        except Exception:  # Autocomplete is best effort: an empty list is a valid answer.
-            log.warning("title autocomplete failed for %r", current[:50], exc_info=True)
-            return []
-        return title_choices(pairs)
+        return await suggest(self.bot, current)
 
 
 async def setup(bot: PaperBot) -> None:

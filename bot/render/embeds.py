@@ -109,14 +109,21 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 
 def _abstention_embed(answer: Answer) -> discord.Embed:
-    embed = discord.Embed(title="Not covered by the library", colour=ABSTAIN_COLOUR)
+    titles = {"no_such_paper": "No such paper", "not_in_paper": "Not in this paper"}
+    embed = discord.Embed(title=titles.get(answer.reason, "Not covered by the library"), colour=ABSTAIN_COLOUR)
     embed.set_author(name=plain(answer.question, L.AUTHOR) or "Question")
-    if answer.reason == "empty":
+    if answer.reason == "no_such_paper":
+        head = (
+            "No paper in the library matches that; pick a suggestion as you type, or use its exact title or arXiv id."
+        )
+    elif answer.reason == "not_in_paper" and answer.sources:
+        head = f"{link(answer.sources[0].title, answer.sources[0].url, 500)} does not say: nothing in its abstract answers that."
+    elif answer.reason == "empty":
         head = "That question has no searchable words. Try a few keywords, e.g. `/ask what is speculative decoding`."
     else:
         head = f"None of the {answer.library_size} papers in the library answers this."
     lines = [head]
-    if answer.sources:
+    if answer.sources and answer.reason not in titles:
         lines.append("\n**Closest titles:**")
         for index, source in enumerate(answer.sources[:_MAX_CLOSEST], start=1):
             lines.append(f"{index}. " + link(source.title, source.url, 500))

@@ -3,11 +3,16 @@
 The features are what distinguishes an answering sentence from its neighbours: its
 cosine to the question (absolute, and relative to the abstract's best), the share of the
 question's words it contains (plain and IDF-weighted), where it stands (first sentences
-are background), whether it states a contribution ("we …", "this paper …") and its
-length. The weights are a logistic regression fitted on the dev questions
-(tests/data/dev_questions.jsonl, 5-fold cross-validation by question, strongest
-regularization tried): the labelled sentence ranks in the top three 82% of the time,
-against 67% by cosine alone.
+are background), whether it states a contribution ("we …", "this paper …"), its
+length, and whether it holds what the question asks for (a number with the asked unit, a
+name, a comparison: :mod:`retrieval.query.asks`). The weights are a logistic regression
+(bench/sentence_fit.py, ``paperbot eval --fit-sentences``) fitted on the dev questions
+and the fitting part of the factoid questions (tests/data/dev_questions.jsonl,
+factoid_questions.jsonl; L2 0.3). The labelled sentence is the model's best on 59% of
+those questions and in its top three on 85% (5-fold cross-validation by question); on
+questions left out of the fitting (factoid_holdout.jsonl, holdout_questions.jsonl) 54% and
+77%, against 48% and 74% with the previous weights, which lacked the question-kind
+features.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ import math
 import re
 from collections.abc import Sequence
 
+from retrieval.query.asks import Ask, holds
 from retrieval.text import rough_stem, term_set
 
-# cosine, overlap, idf-overlap, relative position, is-first, contribution cue, length, cosine - best cosine
-WEIGHTS = (0.86, 1.22, 1.67, 0.36, -0.94, 0.71, 0.85, 1.06)
+# cosine, overlap, idf-overlap, relative position, is-first, contribution cue, length, cosine - best cosine,
+# then what the question asks for (retrieval.query.asks): a number, a number with the asked unit, a name,
+# a comparison (or the means, for "how does…").
+WEIGHTS = (-4.48, 1.84, 3.4, 0.03, -2.23, 0.53, -0.59, 7.38, -0.28, 2.72, 1.42, 0.18)
 _CUE = re.compile(r"^(we |our |in this (paper|work)|this (paper|work)|here,? we|to (address|this end))", re.IGNORECASE)
 
 
@@ -29,30 +37,53 @@ def idf(doc_freq: int, total: int) -> float:
 
 
 def score_sentences(
-    sentences: Sequence[str], cosines: Sequence[float], terms: Sequence[str], term_idf: dict[str, float]
+    sentences: Sequence[str],
+    cosines: Sequence[float],
+    terms: Sequence[str],
+    term_idf: dict[str, float],
+    ask: Ask | None = None,
+    weights: Sequence[float] = WEIGHTS,
 ) -> list[float]:
     """A relevance score for each sentence of one abstract (higher answers the question better)."""
+    return [
+        sum(w * f for w, f in zip(weights, features, strict=True))
+        for features in sentence_features(sentences, cosines, terms, term_idf, ask)
+    ]
+
+
+def sentence_features(
+    sentences: Sequence[str],
+    cosines: Sequence[float],
+    terms: Sequence[str],
+    term_idf: dict[str, float],
+    ask: Ask | None = None,
+) -> list[tuple[float, ...]]:
+    """The model's features of each sentence (see :data:`WEIGHTS` for their order)."""
     if not sentences:
         return []
+    ask = ask or Ask()
     best = max(cosines)
     query = set(terms)
     weighted = [(rough_stem(t), term_idf.get(t, 1.0)) for t in query]
     total_idf = sum(w for _, w in weighted) or 1.0
     last = max(1, len(sentences) - 1)
-    scores = []
+    typed = frozenset(terms)
+    rows = []
     for i, (text, cosine) in enumerate(zip(sentences, cosines, strict=True)):
         lowered = text.casefold()
         overlap = len(term_set(text) & query) / len(query) if query else 0.0
         idf_overlap = sum(w for stem, w in weighted if stem in lowered) / total_idf
-        features = (
-            cosine,
-            overlap,
-            idf_overlap,
-            i / last,
-            1.0 if i == 0 else 0.0,
-            1.0 if _CUE.match(text) else 0.0,
-            min(len(text), 400) / 400,
-            cosine - best,
+        rows.append(
+            (
+                cosine,
+                overlap,
+                idf_overlap,
+                i / last,
+                1.0 if i == 0 else 0.0,
+                1.0 if _CUE.match(text) else 0.0,
+                min(len(text), 400) / 400,
+                cosine - best,
+                *holds(text, ask, typed),
+            )
         )
-        scores.append(sum(w * f for w, f in zip(WEIGHTS, features, strict=True)))
-    return scores
+    return rows

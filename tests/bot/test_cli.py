@@ -145,6 +145,16 @@ def test_undecodable_bytes_and_control_characters_neither_crash_ask_nor_import(c
     assert "Epsilon study" in shown and "Epsilon values vary. Widely." in shown and "Ann Lee" in shown
 
 
+def test_ask_about_one_paper_quotes_it_and_an_unknown_paper_is_a_clear_failure(cli):
+    title = "POINTS: Improving Your Vision-language Model with Affordable Strategies"
+    code, out, _ = cli("ask", "--paper", title, "how many parameters does the model have?")
+    assert code == 0 and f'From "{title}"' in out and "9B parameter model" in out
+    code, out, _ = cli("ask", "--json", "--paper", "no such paper about sourdough", "what dataset?")
+    data = json.loads(out)
+    assert code == 1 and data["abstained"] is True and data["sources"] == []
+    assert "No paper in the library matches" in data["answer"]
+
+
 def test_paper_by_title_words_shows_it_and_nonsense_is_no_match(cli):
     code, out, _ = cli("paper", "Pointer Networks")
     assert code == 0 and "Pointer Networks" in out

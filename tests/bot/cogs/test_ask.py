@@ -155,3 +155,35 @@ def test_a_zero_cooldown_disables_it(make_interaction, bot):
 
     bot.config = replace(bot.config, ask_cooldown=0)
     assert ask_cooldown(make_interaction()) is None
+
+
+async def test_ask_with_a_picked_paper_quotes_that_paper(cog, make_interaction, library):
+    paper = library.resolve_paper("POINTS: Improving Your Vision-language Model with Affordable Strategies")
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "how many parameters does it have?", 5, False, f"id:{paper.id}")
+    embed = sent(interaction)["embed"]
+    assert L.fits([embed])
+    assert "9B parameter model" in embed.description and len(embed.fields) == 1
+    assert embed.fields[0].name == f"1. {paper.title}"
+
+
+async def test_ask_about_an_unknown_paper_says_no_paper_matches(cog, make_interaction):
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "what dataset?", 5, False, "zzzz qqqq nonexistent")
+    embed = sent(interaction)["embed"]
+    assert embed.title == "No such paper" and "No paper in the library matches" in embed.description
+
+
+async def test_ask_about_a_paper_that_does_not_say_links_it(cog, make_interaction, library):
+    paper = library.resolve_paper("POINTS: Improving Your Vision-language Model with Affordable Strategies")
+    interaction = make_interaction()
+    await cog.ask.callback(cog, interaction, "best lasagna recipe with spinach?", 5, False, f"id:{paper.id}")
+    embed = sent(interaction)["embed"]
+    assert embed.title == "Not in this paper" and "does not say" in embed.description
+    assert "Closest titles" not in embed.description
+
+
+async def test_the_paper_option_autocompletes_titles(cog, make_interaction):
+    choices = await cog.paper_autocomplete(make_interaction(), "points")
+    assert choices and all(c.value.startswith("id:") and len(c.name) <= 100 for c in choices)
+    assert any(c.name.startswith("POINTS") for c in choices)
