@@ -83,7 +83,7 @@ def test_an_import_killed_midway_resumes_and_ends_with_the_same_library(open_lib
     for ext_id, (title, abstract, vectors) in expected.items():
         assert got[ext_id][:2] == (title, abstract)
         np.testing.assert_allclose(got[ext_id][2].astype(np.float32), vectors.astype(np.float32), atol=2e-3)
-    question = "Paper 413: Quantization of large language models"
+    question = "reward model trained on preferences, setting number 413"
     assert resumed.search(question, 1)[0].paper.ext_id == straight.search(question, 1)[0].paper.ext_id == "paper-413"
 
 
