@@ -73,7 +73,7 @@ class PaperBot(commands.Bot):
         self.config = config
         self._library_factory = library_factory
         self.library: Library = library  # type: ignore[assignment]  # set in setup_hook when None
-        self.state: BotState = BotState(library.db) if library is not None else None  # type: ignore[assignment]
+        self.state: BotState = BotState(library.storage.state) if library is not None else None  # type: ignore[assignment]
         self.tree.error(self.on_app_command_error)
 
     async def setup_hook(self) -> None:
@@ -86,7 +86,7 @@ class PaperBot(commands.Bot):
                 self.library = await asyncio.to_thread(self._library_factory)
             except Exception as exc:
                 raise LibraryOpenError(f"cannot open the paper library: {exc}") from exc
-            self.state = BotState(self.library.db)
+            self.state = BotState(self.library.storage.state)
         await self.add_cogs()
         await self.sync_commands()
 

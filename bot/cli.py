@@ -332,9 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
         from retrieval.encoder.embedder import EmbedderError
-        from retrieval.storage.sqlite.db import DatabaseError
+        from retrieval.storage.protocol import StorageError
 
-        if isinstance(exc, DatabaseError | EmbedderError | OSError):
+        if isinstance(exc, StorageError | EmbedderError | OSError):
             log.debug("failed", exc_info=True)
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -12,25 +12,25 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.models import Answer, Digest, Hit, Paper
+from retrieval.models import Answer, Digest, Hit, Paper, UpsertReport
 from retrieval.query.digest import build_digest
 from retrieval.query.responder import compose_answer, empty_answer
 from retrieval.query.search import HybridSearcher
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
-from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.index import DenseIndex
-from retrieval.storage.sqlite.store import PaperStore, UpsertReport
+from retrieval.storage.protocol import Storage, VectorIndex, open_storage
+from retrieval.storage.protocol import database_url as _database_url
+from retrieval.storage.sqlite.storage import DB_NAME, INDEX_DIR
 from retrieval.text import clean_question, has_content
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "library.sqlite3"
-INDEX_DIR = "index"
+__all__ = ["DB_NAME", "INDEX_DIR", "Library", "LibraryStats", "default_data_dir"]
 
 ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
@@ -59,15 +59,16 @@ class LibraryStats:
     model: str
     dimension: int
     data_dir: str
+    backend: str
 
 
 class Library:
-    """Store + index + embedder behind the operations users see."""
+    """Store + index + embedder behind the operations users see, on either backend."""
 
-    def __init__(self, data_dir: Path, store: PaperStore, embedder: Embedder, index: DenseIndex) -> None:
+    def __init__(self, data_dir: Path, storage: Storage, embedder: Embedder, index: VectorIndex) -> None:
         self.data_dir = data_dir
-        self.db = store.db
-        self.store = store
+        self.storage = storage
+        self.store = storage.papers
         self.embedder = embedder
         self.index = index
         self.searcher = HybridSearcher(self.store, self.index, self.embedder)
@@ -82,24 +83,29 @@ class Library:
         model: str | None = None,
         seed_default_corpus: bool = True,
         progress: ProgressFactory | None = None,
+        database_url: str | None = None,
     ) -> Library:
-        """Open (creating if needed) the library in ``data_dir``.
+        """Open (creating if needed) the library in ``data_dir``, or in the PostgreSQL database at
+        ``database_url`` (default ``$PAPERBOT_DATABASE_URL``; unset: SQLite + FAISS in ``data_dir``).
 
-        An empty library is seeded with the bundled pages. The dense index is loaded,
-        extended with papers it lacks, or rebuilt when missing, corrupt or built by
-        another model.
+        An empty library is seeded with the bundled pages. Stored papers without vectors are
+        embedded; the SQLite backend's FAISS index is loaded, extended, or rebuilt when missing,
+        corrupt or built by another model.
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(data_dir / DB_NAME)
-        store = PaperStore(db)
-        if seed_default_corpus and store.count() == 0:
-            papers = parse_pages_dir(DEFAULT_PAGES_DIR)
-            report = store.upsert(papers)
-            log.info("seeded the library with %d bundled papers", len(report.new))
-        embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
-        index = DenseIndex.open(data_dir / INDEX_DIR, store, embedder, progress=progress)
-        return cls(data_dir, store, embedder, index)
+        storage = open_storage(data_dir, _database_url(database_url))
+        try:
+            embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
+            index = storage.open_index(embedder, progress=progress)
+            if seed_default_corpus and storage.papers.count() == 0:
+                with storage.exclusive("seed") as mine:
+                    if mine and storage.papers.count() == 0:
+                        report = index.ingest(storage.papers, parse_pages_dir(DEFAULT_PAGES_DIR))
+                        log.info("seeded the library with %d bundled papers", len(report.new))
+        except BaseException:
+            storage.close()
+            raise
+        return cls(data_dir, storage, embedder, index)
 
     # -- questions -----------------------------------------------------------------------
 
@@ -153,10 +159,11 @@ class Library:
     def add_papers(self, papers: Sequence[Paper]) -> UpsertReport:
         """Upsert papers in one transaction, then embed and index what is new or changed."""
         with self._lock:
-            report = self.store.upsert(papers)
-            if report.new or report.updated:
-                self.index.sync(self.store)
-            return report
+            return self.index.ingest(self.store, papers)
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """A non-blocking lock shared by every process on this library (e.g. "refresh": one feed refresher)."""
+        return self.storage.exclusive(name)
 
     # -- digest and stats ----------------------------------------------------------------
 
@@ -182,9 +189,10 @@ class Library:
             index_type=self.index.index_type,
             model=self.embedder.name,
             dimension=self.embedder.dimension,
-            data_dir=str(self.data_dir),
+            data_dir=self.storage.describe(),
+            backend=self.storage.backend,
         )
 
     def close(self) -> None:
-        """Close the database."""
-        self.db.close()
+        """Close the database (and its connections)."""
+        self.storage.close()

@@ -31,6 +31,7 @@ import faiss
 import numpy as np
 
 from retrieval.encoder.embedder import Embedder
+from retrieval.models import Paper, UpsertReport
 from retrieval.storage.sqlite.store import PaperStore, corpus_fingerprint
 from retrieval.text import split_sentences
 
@@ -232,6 +233,18 @@ class DenseIndex:
             self._set(self._empty())
             self.fingerprint = ""
         self.sync(store)
+
+    def ingest(self, store: PaperStore, papers: Sequence[Paper]) -> UpsertReport:
+        """Upsert papers in one transaction, then embed and index what is new or changed."""
+        report = store.upsert(papers)
+        if report.new or report.updated:
+            self.sync(store)
+        return report
+
+    def refresh(self, store: PaperStore) -> None:
+        """Sync when another process changed the papers (O(1) when nothing did)."""
+        if self.is_stale(store):
+            self.sync(store)
 
     def is_stale(self, store: PaperStore) -> bool:
         """True when another connection changed the papers since the last sync.

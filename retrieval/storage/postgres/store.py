@@ -1,0 +1,364 @@
+"""Papers in PostgreSQL: the same merge rules as SQLite, lexical search by full-text search.
+
+Lexical scores: ``ts_rank_cd`` over the OR of the question's words, title (weight A) counting
+twice the abstract (B), as FTS5's BM25 weights them. Term statistics (document frequencies,
+the paper count) are cached per process and dropped when ``papers_version`` changes, checked
+at most every :data:`CHECK_EVERY` seconds, so other processes' papers show within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from retrieval.models import Paper, UpsertReport
+from retrieval.storage.protocol import merge_paper
+from retrieval.text import normalize_title, text_hash, title_slug
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "id, ext_id, arxiv_id, title, abstract, url, authors, author_count, published, upvotes, github, "
+    "project_page, source"
+)
+# As in the SQLite store: from this many papers, terms in over 10% of them leave lexical queries.
+COMMON_TERM_FRACTION = 0.10
+PRUNE_FROM = 20_000
+# Weights of {D, C, B, A} for ts_rank_cd: title (A) twice the abstract (B).
+RANK_WEIGHTS = "{0, 0, 0.5, 1.0}"
+# Seconds between checks of papers_version (other processes' writes).
+CHECK_EVERY = 5.0
+
+
+def row_to_paper(row: Sequence[Any], listed_on: date | None = None) -> Paper:
+    """A ``papers`` row (in :data:`_COLUMNS` order) as a Paper."""
+    authors = row[6] if isinstance(row[6], list) else json.loads(row[6] or "[]")
+    return Paper(
+        id=int(row[0]),
+        ext_id=row[1],
+        arxiv_id=row[2],
+        title=row[3],
+        abstract=row[4],
+        url=row[5],
+        authors=tuple(authors),
+        author_count=row[7],
+        published=row[8],
+        upvotes=row[9],
+        github=row[10],
+        project_page=row[11],
+        source=row[12],
+        listed_on=listed_on,
+    )
+
+
+def bump_version(conn: psycopg.Connection) -> None:
+    """Mark papers or vectors as changed, for other processes' caches (inside the writing transaction)."""
+    conn.execute("UPDATE library_meta SET value = (value::bigint + 1)::text WHERE key = 'papers_version'")
+
+
+class PgPaperStore:
+    """:class:`retrieval.storage.protocol.PaperStore` over a connection pool."""
+
+    def __init__(self, pool: ConnectionPool, prune_from: int = PRUNE_FROM) -> None:
+        self.pool = pool
+        self.prune_from = prune_from
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._checked = 0.0
+        self._count: int | None = None
+        self._df: dict[str, int] = {}
+        self._selected: dict[tuple[str, ...], list[str]] = {}
+
+    # -- change marker -------------------------------------------------------------------
+
+    def version(self) -> str:
+        """``papers_version``: changes with every committed write to papers or vectors, by any process."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT value FROM library_meta WHERE key = 'papers_version'").fetchone()
+        return str(row[0]) if row else ""
+
+    def check_version(self, force: bool = False) -> bool:
+        """Drop cached statistics if another process wrote since the last check; True when it did."""
+        now = time.monotonic()
+        if not force and now - self._checked < CHECK_EVERY:
+            return False
+        self._checked = now
+        current = self.version()
+        if current == self._version:
+            return False
+        self._version = current
+        self.clear_term_caches()
+        return True
+
+    def clear_term_caches(self) -> None:
+        """Forget the paper count and term statistics (refilled on the next search)."""
+        with self._lock:
+            self._count = None
+            self._df.clear()
+            self._selected.clear()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def upsert(self, papers: Iterable[Paper]) -> UpsertReport:
+        """Insert new papers and merge known ones, in one transaction."""
+        with self.pool.connection() as conn, conn.transaction():
+            report = self.upsert_in(conn, papers)
+        self.clear_term_caches()
+        return report
+
+    def upsert_in(self, conn: psycopg.Connection, papers: Iterable[Paper]) -> UpsertReport:
+        """:meth:`upsert` inside the caller's transaction (so vectors can commit with their papers)."""
+        report = UpsertReport()
+        for paper in papers:
+            self._upsert_one(conn, paper, report)
+        if report.new or report.updated:
+            bump_version(conn)
+        return report
+
+    @staticmethod
+    def _find(conn: psycopg.Connection, paper: Paper) -> tuple[Sequence[Any] | None, bool]:
+        if paper.arxiv_id:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id = %s", (paper.arxiv_id,)).fetchone()
+            if row:
+                return row, True
+        if paper.ext_id:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE ext_id = %s", (paper.ext_id,)).fetchone()
+            if row:
+                return row, True
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM papers WHERE norm_title = %s ORDER BY id", (normalize_title(paper.title),)
+        ).fetchall()
+        for row in rows:
+            if not (paper.arxiv_id and row[2] and row[2] != paper.arxiv_id):
+                return row, False
+        return None, False
+
+    def _upsert_one(self, conn: psycopg.Connection, paper: Paper, report: UpsertReport) -> None:
+        row, by_id = self._find(conn, paper)
+        if row is None:
+            found = conn.execute(
+                "INSERT INTO papers (ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
+                " published, upvotes, github, project_page, source, text_hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    paper.ext_id or paper.arxiv_id or title_slug(paper.title),
+                    paper.arxiv_id,
+                    paper.title,
+                    normalize_title(paper.title),
+                    paper.abstract,
+                    paper.url,
+                    json.dumps(list(paper.authors)),
+                    paper.author_count if paper.author_count is not None else (len(paper.authors) or None),
+                    paper.published,
+                    paper.upvotes,
+                    paper.github,
+                    paper.project_page,
+                    paper.source,
+                    text_hash(paper.title, paper.abstract),
+                ),
+            ).fetchone()
+            assert found is not None
+            paper_id = int(found[0])
+            report.new.append(paper_id)
+        else:
+            paper_id = int(row[0])
+            old = row_to_paper(row)
+            merged = merge_paper(old, paper, by_id)
+            if merged != old:
+                conn.execute(
+                    "UPDATE papers SET arxiv_id=%s, title=%s, norm_title=%s, abstract=%s, url=%s, authors=%s,"
+                    " author_count=%s, published=%s, upvotes=%s, github=%s, project_page=%s, text_hash=%s,"
+                    " updated_at=now() WHERE id=%s",
+                    (
+                        merged.arxiv_id,
+                        merged.title,
+                        normalize_title(merged.title),
+                        merged.abstract,
+                        merged.url,
+                        json.dumps(list(merged.authors)),
+                        merged.author_count,
+                        merged.published,
+                        merged.upvotes,
+                        merged.github,
+                        merged.project_page,
+                        text_hash(merged.title, merged.abstract),
+                        paper_id,
+                    ),
+                )
+                report.updated.append(paper_id)
+            else:
+                report.unchanged += 1
+        if paper.listed_on:
+            conn.execute(
+                "INSERT INTO paper_days (paper_id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (paper_id, paper.listed_on),
+            )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of papers (cached until another write is seen)."""
+        self.check_version()
+        with self._lock:
+            if self._count is not None:
+                return self._count
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM papers").fetchone()
+        count = int(row[0]) if row else 0
+        with self._lock:
+            self._count = count
+        return count
+
+    def get(self, paper_id: int) -> Paper | None:
+        """One paper by row id."""
+        return self.get_many([paper_id]).get(paper_id)
+
+    def get_many(self, paper_ids: Sequence[int]) -> dict[int, Paper]:
+        """Papers by row id (missing ids left out)."""
+        if not paper_ids:
+            return {}
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE id = ANY(%s)", (list(paper_ids),)).fetchall()
+        return {int(r[0]): row_to_paper(r) for r in rows}
+
+    def get_by_ext_id(self, ext_id: str) -> Paper | None:
+        """One paper by its public id or arXiv id."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM papers WHERE ext_id = %s OR arxiv_id = %s ORDER BY id LIMIT 1",
+                (ext_id, ext_id),
+            ).fetchone()
+        return row_to_paper(row) if row else None
+
+    def id_hashes(self) -> dict[int, str]:
+        """Every paper's id and text hash."""
+        with self.pool.connection() as conn:
+            return {int(r[0]): str(r[1]) for r in conn.execute("SELECT id, text_hash FROM papers")}
+
+    def texts(self, paper_ids: Sequence[int], conn: psycopg.Connection | None = None) -> dict[int, tuple[str, str]]:
+        """(title, abstract) by id, for embedding (in ``conn``'s transaction when given)."""
+        sql = "SELECT id, title, abstract FROM papers WHERE id = ANY(%s)"
+        if conn is not None:
+            return {int(r[0]): (r[1], r[2]) for r in conn.execute(sql, (list(paper_ids),))}
+        with self.pool.connection() as own:
+            return {int(r[0]): (r[1], r[2]) for r in own.execute(sql, (list(paper_ids),))}
+
+    def find_exact(self, query: str) -> list[int]:
+        """Ids of papers whose normalized title, arXiv id or public id equals the query."""
+        norm = normalize_title(query)
+        if not norm:
+            return []
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id FROM papers WHERE norm_title = %s OR arxiv_id = %s OR ext_id = %s ORDER BY id",
+                (norm, query.strip(), query.strip()),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
+        """Titles for autocomplete: prefix matches first, then substring matches (trigram index)."""
+        norm = normalize_title(prefix)
+        with self.pool.connection() as conn:
+            if not norm:
+                rows = conn.execute(
+                    "SELECT id, title FROM papers ORDER BY COALESCE(upvotes, 0) DESC, id DESC LIMIT %s", (limit,)
+                ).fetchall()
+            else:
+                like = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                rows = conn.execute(
+                    "SELECT id, title FROM papers WHERE norm_title LIKE %s"
+                    " ORDER BY (norm_title LIKE %s) DESC, COALESCE(upvotes, 0) DESC, id LIMIT %s",
+                    (f"%{like}%", f"{like}%", limit),
+                ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def newest_day(self) -> date | None:
+        """The most recent day any listing showed a paper."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT MAX(day) FROM paper_days").fetchone()
+        return row[0] if row else None
+
+    def papers_on(self, day: date) -> list[Paper]:
+        """Papers a listing showed on ``day``."""
+        cols = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {cols} FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day = %s ORDER BY p.id",
+                (day,),
+            ).fetchall()
+        return [row_to_paper(r, listed_on=day) for r in rows]
+
+    def source_counts(self) -> dict[str, int]:
+        """How many papers each source contributed."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT source, COUNT(*) FROM papers GROUP BY source ORDER BY source").fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    # -- lexical search ------------------------------------------------------------------
+
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many papers contain each term (counted up to a cap in large libraries), and the paper count."""
+        total = self.count()
+        missing = [t for t in terms if t not in self._df]
+        if missing:
+            cap = total if total < self.prune_from else int(total * COMMON_TERM_FRACTION) + 1
+            with self.pool.connection() as conn:
+                for term in missing:
+                    row = conn.execute(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM papers"
+                        " WHERE tsv @@ plainto_tsquery('english', %s) LIMIT %s) t",
+                        (term, cap),
+                    ).fetchone()
+                    with self._lock:
+                        self._df[term] = int(row[0]) if row else 0
+        return {t: self._df.get(t, 0) for t in terms}, total
+
+    def _selective_terms(self, terms: Sequence[str]) -> list[str]:
+        """``terms`` without the very common ones in a large library (at least the two rarest kept)."""
+        key = tuple(terms)
+        if key in self._selected:
+            return self._selected[key]
+        freq, total = self.doc_freqs(terms)
+        kept = list(terms)
+        if total >= self.prune_from:
+            cap = int(total * COMMON_TERM_FRACTION)
+            kept = [t for t in terms if freq[t] <= cap] or sorted(terms, key=lambda t: freq[t])[:2]
+        with self._lock:
+            if len(self._selected) > 10_000:
+                self._selected.clear()
+            self._selected[key] = kept
+        return kept
+
+    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Papers matching any of ``terms`` by ``ts_rank_cd`` (title weighted twice the abstract)."""
+        kept = self._selective_terms(terms)
+        if not kept:
+            return []
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, ts_rank_cd(%s, tsv, q) AS score FROM papers, websearch_to_tsquery('english', %s) q"
+                " WHERE tsv @@ q ORDER BY score DESC, id LIMIT %s",
+                (RANK_WEIGHTS, " or ".join(kept), limit),
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def term_matches(self, terms: Sequence[str], paper_ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """For each term :meth:`lexical_search` used, which of ``paper_ids`` contain it."""
+        kept = self._selective_terms(terms)
+        if not kept or not paper_ids:
+            return {t: np.zeros(0, np.int64) for t in kept}
+        tests = ", ".join("tsv @@ plainto_tsquery('english', %s)" for _ in kept)
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT id, {tests} FROM papers WHERE id = ANY(%s)", (*kept, list(paper_ids))
+            ).fetchall()
+        return {term: np.asarray([int(r[0]) for r in rows if r[1 + j]], dtype=np.int64) for j, term in enumerate(kept)}
