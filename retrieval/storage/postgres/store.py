@@ -343,11 +343,13 @@ class PgPaperStore:
         kept = self._selective_terms(terms)
         if not kept:
             return []
+        # One plainto_tsquery per word, OR-ed: whatever the words hold is never query syntax.
+        query = " || ".join("plainto_tsquery('english', %s)" for _ in kept)
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT id, ts_rank_cd(%s, tsv, q) AS score FROM papers, websearch_to_tsquery('english', %s) q"
+                f"SELECT id, ts_rank_cd(%s, tsv, q) AS score FROM papers, (SELECT {query}) AS x(q)"
                 " WHERE tsv @@ q ORDER BY score DESC, id LIMIT %s",
-                (RANK_WEIGHTS, " or ".join(kept), limit),
+                (RANK_WEIGHTS, *kept, limit),
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 

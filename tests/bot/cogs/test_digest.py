@@ -14,9 +14,11 @@ from bot import state as st
 from bot.app import PaperBot
 from bot.cogs.digest import DigestCog, next_post, settings_embed, timezone_choices
 from bot.render import limits as L
-from bot.state import BotState
-from retrieval.storage.sqlite.db import Database
 from tests.bot.conftest import sent
+from tests.conftest import BACKENDS
+
+# Every test here runs on SQLite and on PostgreSQL (bot state on a fresh database of each).
+pytestmark = BACKENDS
 
 DAY = date(2026, 11, 12)  # the newest day of the bundled corpus
 AT_NINE = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
@@ -165,34 +167,26 @@ async def test_a_failing_feed_refresh_is_logged_and_the_post_goes_on(bot, caplog
     assert "feed refresh raised" in caplog.text
 
 
-async def test_a_restart_does_not_post_the_same_day_twice(bot, library, state_db, config):
+async def test_a_restart_does_not_post_the_same_day_twice(bot, library, open_state, config):
     channel = make_channel()
     configure(bot, channel)
     assert await DigestCog(bot, refresh=AsyncMock()).poster.tick(AT_NINE) == [(1, DAY, st.POSTED)]
-    # A new bot object on the same database file, as after a restart.
-    reopened = Database(state_db.path)
-    try:
-        restarted = PaperBot(config, library=library)
-        restarted.state = BotState(reopened)
-        restarted.get_channel = MagicMock(return_value=channel)
-        assert await DigestCog(restarted, refresh=AsyncMock()).poster.tick(AT_NINE + timedelta(minutes=3)) == []
-    finally:
-        reopened.close()
+    # A new bot object on a new connection to the same database, as after a restart.
+    restarted = PaperBot(config, library=library)
+    restarted.state = open_state()
+    restarted.get_channel = MagicMock(return_value=channel)
+    assert await DigestCog(restarted, refresh=AsyncMock()).poster.tick(AT_NINE + timedelta(minutes=3)) == []
     channel.send.assert_awaited_once()
 
 
-async def test_two_processes_ticking_at_once_post_once(bot, library, state_db, config):
+async def test_two_processes_ticking_at_once_post_once(bot, library, open_state, config):
     channel = make_channel()
     configure(bot, channel)
-    other_db = Database(state_db.path)
-    try:
-        other = PaperBot(config, library=library)
-        other.state = BotState(other_db)
-        other.get_channel = MagicMock(return_value=channel)
-        first, second = DigestCog(bot, refresh=AsyncMock()), DigestCog(other, refresh=AsyncMock())
-        results = await asyncio.gather(first.poster.tick(AT_NINE), second.poster.tick(AT_NINE))
-    finally:
-        other_db.close()
+    other = PaperBot(config, library=library)
+    other.state = open_state()
+    other.get_channel = MagicMock(return_value=channel)
+    first, second = DigestCog(bot, refresh=AsyncMock()), DigestCog(other, refresh=AsyncMock())
+    results = await asyncio.gather(first.poster.tick(AT_NINE), second.poster.tick(AT_NINE))
     outcomes = sorted(outcome for result in results for _, _, outcome in result)
     assert outcomes in (["claimed", st.POSTED], [st.POSTED])
     channel.send.assert_awaited_once()
