@@ -42,7 +42,13 @@ def _progress_factory() -> Callable[[int, str], Callable[[int], None]] | None:
 def _open_library(args: argparse.Namespace, *, seed: bool = True):  # noqa: ANN202 - Library imported lazily
     from retrieval.library import Library
 
-    return Library.open(args.data_dir, model=args.model, seed_default_corpus=seed, progress=_progress_factory())
+    return Library.open(
+        args.data_dir,
+        model=args.model,
+        seed_default_corpus=seed,
+        progress=_progress_factory(),
+        database_url=args.database_url,
+    )
 
 
 def _parse_day(value: str) -> date:
@@ -203,8 +209,24 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Start the Discord bot."""
     from bot.app import run_bot
 
+    if args.database_url:  # the bot opens its library from the environment
+        os.environ["PAPERBOT_DATABASE_URL"] = args.database_url
     # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
     return run_bot()
+
+
+def cmd_migrate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Copy the SQLite library (papers, vectors, settings, digest log, feedback) into PostgreSQL."""
+    from retrieval.library import Library
+    from retrieval.storage.migrate import migrate_library
+
+    library = Library.open(args.data_dir, model=args.model, seed_default_corpus=False, database_url="")
+    try:
+        report = migrate_library(library, args.to)
+    finally:
+        library.close()
+    out.write(report.summary(args.to) + "\n")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -239,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperbot", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="library folder (env PAPERBOT_DATA_DIR)")
     parser.add_argument("--model", default=None, help="embedding model (env PAPERBOT_MODEL)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://… to use PostgreSQL + pgvector instead of the SQLite library (env PAPERBOT_DATABASE_URL)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -296,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("migrate", help="copy the SQLite library into PostgreSQL (no re-embedding; safe to rerun)")
+    p.add_argument("--to", required=True, help="postgresql://user:password@host:5432/db (pgvector installed)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
     p.add_argument("--questions", type=Path, default=Path("tests/data/dev_questions.jsonl"))

@@ -82,7 +82,9 @@ def test_a_database_from_a_newer_paperbot_is_refused(pg_url):
 
 
 def test_an_unreachable_server_is_a_clear_error():
-    with pytest.raises(StorageError, match="cannot use the PostgreSQL library at postgresql://u:\\*\\*\\*@127.0.0.1:9"):
+    with pytest.raises(
+        StorageError, match=r"cannot use the PostgreSQL library at postgresql://u:\*\*\*@127\.0\.0\.1:9"
+    ):
         PostgresStorage("postgresql://u:secret@127.0.0.1:9/x")
 
 

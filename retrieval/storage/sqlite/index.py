@@ -367,6 +367,16 @@ class DenseIndex:
         ids = self._a.paper_ids
         return [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0], strict=True) if p >= 0]
 
+    def iter_vectors(self, batch: int = 1024) -> Iterator[list[tuple[int, np.ndarray, np.ndarray]]]:
+        """Every paper's (id, vector, float16 sentence vectors), in batches (for ``paperbot migrate``)."""
+        a = self._a
+        for start in range(0, len(a.paper_ids), batch):
+            out = []
+            for pos in range(start, min(start + batch, len(a.paper_ids))):
+                lo, hi = int(a.sent_offsets[pos]), int(a.sent_offsets[pos + 1])
+                out.append((int(a.paper_ids[pos]), a.doc_vecs[pos], np.asarray(a.sent_vecs[lo:hi], dtype=np.float16)))
+            yield out
+
     def paper_vector(self, paper_id: int) -> np.ndarray | None:
         """The stored vector of a paper."""
         pos = self.position.get(paper_id)
