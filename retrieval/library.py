@@ -11,14 +11,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.models import Answer, Digest, Hit, Paper, UpsertReport
+from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
+from retrieval.models import Answer, Digest, Hit, Paper
 from retrieval.query.digest import build_digest
 from retrieval.query.responder import compose_answer, empty_answer
 from retrieval.query.search import HybridSearcher
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DB_NAME", "INDEX_DIR", "Library", "LibraryStats", "default_data_dir"]
 
-ProgressFactory = Callable[[int, str], Callable[[int], None]]
+# Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
+SEEDING_KEY = "seeding"
 
 
 def default_data_dir() -> Path:
@@ -68,6 +70,8 @@ class Library:
     def __init__(self, data_dir: Path, storage: Storage, embedder: Embedder, index: VectorIndex) -> None:
         self.data_dir = data_dir
         self.storage = storage
+        # The SQLite database (None on PostgreSQL): for code that predates the storage protocol.
+        self.db = getattr(storage, "db", None)
         self.store = storage.papers
         self.embedder = embedder
         self.index = index
@@ -82,26 +86,37 @@ class Library:
         *,
         model: str | None = None,
         seed_default_corpus: bool = True,
-        progress: ProgressFactory | None = None,
+        progress: bool | None = None,
         database_url: str | None = None,
     ) -> Library:
         """Open (creating if needed) the library in ``data_dir``, or in the PostgreSQL database at
         ``database_url`` (default ``$PAPERBOT_DATABASE_URL``; unset: SQLite + FAISS in ``data_dir``).
 
-        An empty library is seeded with the bundled pages. Stored papers without vectors are
-        embedded; the SQLite backend's FAISS index is loaded, extended, or rebuilt when missing,
-        corrupt or built by another model.
+        An empty library is seeded with the bundled pages (an interrupted seeding resumes).
+        Stored papers without vectors for this model (a model change, an older library) are
+        embedded, chunk by chunk. On SQLite the FAISS index is then loaded, extended from the
+        stored vectors, or rebuilt from them; on PostgreSQL search runs in the database.
+        ``progress``: a progress display (None: on a terminal, for long imports).
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
         storage = open_storage(data_dir, _database_url(database_url))
         try:
+            store = storage.papers
             embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
-            index = storage.open_index(embedder, progress=progress)
-            if seed_default_corpus and storage.papers.count() == 0:
+            storage.prepare_vectors(vector_key(embedder), embedder.dimension)
+            if seed_default_corpus and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
+                # One process seeds a shared library; the others start on what is committed.
                 with storage.exclusive("seed") as mine:
-                    if mine and storage.papers.count() == 0:
-                        report = index.ingest(storage.papers, parse_pages_dir(DEFAULT_PAGES_DIR))
+                    if mine and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
+                        store.set_meta(SEEDING_KEY, "started")
+                        papers = parse_pages_dir(DEFAULT_PAGES_DIR)
+                        report = ingest_papers(
+                            store, embedder, papers, progress=progress, desc="Importing the bundled papers"
+                        )
+                        store.set_meta(SEEDING_KEY, None)
                         log.info("seeded the library with %d bundled papers", len(report.new))
+            embed_missing(store, embedder, progress=progress)
+            index = storage.open_index(embedder.dimension, vector_key(embedder))
         except BaseException:
             storage.close()
             raise
@@ -156,13 +171,28 @@ class Library:
         """(id, title) pairs for autocomplete."""
         return self.store.suggest_titles(clean_question(prefix, 200), limit)
 
-    def add_papers(self, papers: Sequence[Paper]) -> UpsertReport:
-        """Upsert papers in one transaction, then embed and index what is new or changed."""
+    def add_papers(self, papers: Sequence[Paper], progress: bool | None = None) -> IngestReport:
+        """Upsert papers with their vectors (one transaction per chunk of 128), then index what is new.
+
+        Texts that already have vectors are not embedded again; an interrupted call keeps
+        every committed chunk, and calling it again with the same papers resumes.
+        """
+        report = ingest_papers(self.store, self.embedder, papers, progress=progress)
         with self._lock:
-            return self.index.ingest(self.store, papers)
+            if report.new or report.updated or report.embedded:
+                self.index.sync(self.store)
+        return report
+
+    def reembed(self, progress: bool | None = None) -> IngestReport:
+        """Forget this model's stored vectors and embed every paper again, then rebuild the index."""
+        self.store.drop_vectors(vector_key(self.embedder))
+        report = embed_missing(self.store, self.embedder, progress=progress)
+        with self._lock:
+            self.index.rebuild(self.store)
+        return report
 
     def exclusive(self, name: str) -> AbstractContextManager[bool]:
-        """A non-blocking lock shared by every process on this library (e.g. "refresh": one feed refresher)."""
+        """A non-blocking lock shared by every process on this library (e.g. one feed refresher)."""
         return self.storage.exclusive(name)
 
     # -- digest and stats ----------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -11,6 +14,12 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One ONNX export of the model for the whole session (and its subprocesses), not the user's cache;
+# a developer may point PAPERBOT_CACHE_DIR at a kept folder to skip even that.
+if "PAPERBOT_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="paperbot-test-cache-")
+    os.environ["PAPERBOT_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 from retrieval.library import Library
 from retrieval.models import Paper

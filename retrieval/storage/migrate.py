@@ -13,7 +13,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
+
+import numpy as np
 
 from retrieval.storage.protocol import StorageError, iter_chunks, redact
 
@@ -51,9 +54,9 @@ def _insert(conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:
 
 def migrate_library(library: Any, url: str, progress: Callable[[str], None] | None = None) -> MigrationReport:
     """Copy ``library`` (an open SQLite :class:`retrieval.library.Library`) into the database at ``url``."""
+    from retrieval.ingest import vector_key
     from retrieval.storage.postgres.storage import PostgresStorage
-    from retrieval.storage.postgres.store import bump_version
-    from retrieval.storage.postgres.vectors import PgVectorIndex
+    from retrieval.storage.postgres.vectors import bump_version, mean_vector
 
     if library.storage.backend != "sqlite":
         raise StorageError("paperbot migrate copies a SQLite library; this one is already on PostgreSQL")
@@ -61,7 +64,8 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
     target = PostgresStorage(url)
     report = MigrationReport()
     try:
-        PgVectorIndex(target.pool, library.embedder)._ensure_table()
+        model = vector_key(library.embedder)
+        target.prepare_vectors(model, library.embedder.dimension)
         with db.read() as conn:
             papers = conn.execute(
                 "SELECT id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count, published,"
@@ -152,15 +156,16 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
                 [(r[0], r[1] or "", r[2], r[3], _ts(r[4])) for r in feedback],
             )
             copied_vectors = 0
-            for batch in library.index.iter_vectors(BATCH):
+            vectors = library.store.iter_vectors(model)
+            while batch := list(islice(vectors, BATCH)):
                 copied_vectors += _insert(
                     pg,
                     "INSERT INTO paper_vectors (paper_id, text_hash, embedding, sentences, n_sentences)"
                     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                     [
-                        (pid, hashes[pid], vec, sents.tobytes(), len(sents))
-                        for pid, vec, sents in batch
-                        if pid in hashes
+                        (pid, hash_, mean_vector(sents), np.ascontiguousarray(sents, dtype="<f2").tobytes(), len(sents))
+                        for pid, hash_, sents in batch
+                        if hashes.get(pid) == hash_
                     ],
                 )
                 if progress:

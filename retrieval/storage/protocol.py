@@ -12,27 +12,31 @@ so both backends rank by the same rule.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from retrieval.models import GuildSettings, LogEntry, Paper, UpsertReport
 
-if TYPE_CHECKING:
-    from retrieval.encoder.embedder import Embedder
-
-ProgressFactory = Callable[[int, str], Callable[[int], None]]
 DATABASE_URL_ENV = "PAPERBOT_DATABASE_URL"
 T = TypeVar("T")
 
 
 class StorageError(RuntimeError):
     """The library's storage cannot be opened or used (bad file, unreachable server, newer schema)."""
+
+
+class MissingVectors(RuntimeError):
+    """An upsert would leave papers without vectors (their text hashes are in ``text_hashes``)."""
+
+    def __init__(self, text_hashes: set[str]) -> None:
+        super().__init__(f"{len(text_hashes)} paper text(s) have no vectors")
+        self.text_hashes = text_hashes
 
 
 class PaperStore(Protocol):
@@ -98,6 +102,46 @@ class PaperStore(Protocol):
         """Forget cached term statistics."""
         ...
 
+    # The storage side of ingest (retrieval.ingest): sentence vectors are stored with their papers.
+
+    def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
+        """For each paper, the (title, abstract) to embed before upserting it, or None when vectors exist."""
+        ...
+
+    def upsert_with_vectors(
+        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+    ) -> UpsertReport:
+        """Upsert papers and their sentence vectors (by text hash) in ONE transaction, or raise MissingVectors."""
+        ...
+
+    def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, title, abstract) of up to ``limit`` stored papers lacking current vectors, by id."""
+        ...
+
+    def add_vectors(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
+        """Store vectors of existing papers {id: (text hash, array)}, skipping changed texts; rows written."""
+        ...
+
+    def vector_hashes(self, model: str) -> dict[int, str]:
+        """{paper id: text hash} of papers with current vectors."""
+        ...
+
+    def iter_vectors(self, model: str, ids: Sequence[int] | None = None) -> Iterator[tuple[int, str, np.ndarray]]:
+        """(paper id, text hash, float16 (sentences, dimension)) of current vectors."""
+        ...
+
+    def drop_vectors(self, model: str) -> int:
+        """Forget every vector of ``model``; rows removed."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A library-level setting, or None."""
+        ...
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (None: remove) a library-level setting."""
+        ...
+
 
 class VectorIndex(Protocol):
     """Paper and sentence vectors, and the dense half of search."""
@@ -118,20 +162,16 @@ class VectorIndex(Protocol):
         """Bytes the vectors take on disk."""
         ...
 
-    def ingest(self, store: PaperStore, papers: Sequence[Paper]) -> UpsertReport:
-        """Upsert papers and embed what is new or changed; a kill at any point leaves it consistent."""
-        ...
-
     def refresh(self, store: PaperStore) -> None:
         """Catch up with other processes' writes (cheap when nothing changed)."""
         ...
 
     def sync(self, store: PaperStore) -> None:
-        """Embed stored papers that lack vectors (or whose text changed)."""
+        """Take in vectors the store gained (this process's ingest)."""
         ...
 
     def rebuild(self, store: PaperStore) -> None:
-        """Re-embed every paper."""
+        """Rebuild from the stored vectors."""
         ...
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -212,8 +252,12 @@ class Storage(Protocol):
     papers: PaperStore
     state: StateStore
 
-    def open_index(self, embedder: Embedder, progress: ProgressFactory | None = None) -> VectorIndex:
-        """The vector index for ``embedder``'s vectors, brought in line with the stored papers."""
+    def prepare_vectors(self, model: str, dimension: int) -> None:
+        """Get ready to store ``model``'s vectors (PostgreSQL: a vector table of that dimension)."""
+        ...
+
+    def open_index(self, dimension: int, model: str) -> VectorIndex:
+        """The vector index over the stored vectors of ``model``."""
         ...
 
     def exclusive(self, name: str) -> AbstractContextManager[bool]:

@@ -88,15 +88,14 @@ def test_an_unreachable_server_is_a_clear_error():
         PostgresStorage("postgresql://u:secret@127.0.0.1:9/x")
 
 
-def test_an_import_killed_midway_resumes_without_duplicates_or_papers_missing_vectors(pg_url, tmp_path, monkeypatch):
+def test_an_import_killed_midway_resumes_without_duplicates_or_papers_missing_vectors(pg_url, tmp_path):
     script = (
         "import sys\n"
-        "import retrieval.storage.postgres.vectors as v\n"
-        "v.CHUNK = 16\n"
+        "from retrieval.ingest import ingest_papers\n"
         "from retrieval.library import Library\n"
         "from tests.conftest import make_papers\n"
         "lib = Library.open(sys.argv[1], database_url=sys.argv[2], seed_default_corpus=False)\n"
-        "lib.add_papers(make_papers(160))\n"
+        "ingest_papers(lib.store, lib.embedder, make_papers(160), chunk=16)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "x"), pg_url], env=env, cwd=ROOT)
@@ -122,17 +121,11 @@ def test_an_import_killed_midway_resumes_without_duplicates_or_papers_missing_ve
         ).fetchone()
     # Papers commit with their vectors, chunk by chunk: the kill left whole chunks only.
     assert 32 <= papers == vectors < 160 and papers % 16 == 0
-
-    import retrieval.storage.postgres.vectors as pg_vectors
-
-    embedded: list[int] = []
-    real = pg_vectors.embed_texts
-    monkeypatch.setattr(pg_vectors, "embed_texts", lambda emb, texts: embedded.append(len(texts)) or real(emb, texts))
     lib = Library.open(tmp_path / "y", database_url=pg_url, seed_default_corpus=False)
     try:
         report = lib.add_papers(make_papers(160))
         assert report.unchanged == papers and len(report.new) == 160 - papers
-        assert sum(embedded) == 160 - papers  # nothing that was stored is embedded again
+        assert report.embedded == 160 - papers  # nothing that was stored is embedded again
         assert lib.store.count() == 160 and lib.index.size == 160
     finally:
         lib.close()
@@ -146,7 +139,7 @@ def test_vectors_from_another_model_are_replaced(pg_url, tmp_path, caplog):
     lib.add_papers(make_papers(3))
     lib.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("UPDATE library_meta SET value = 'another-model' WHERE key = 'vector_model'")
+        conn.execute("UPDATE library_meta SET value = 'another-model#split2' WHERE key = 'vector_model'")
     again = Library.open(tmp_path, database_url=pg_url, seed_default_corpus=False)
     try:
         assert "replacing them" in caplog.text and again.index.size == 3

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import psycopg
 from pgvector.psycopg import register_vector
@@ -15,11 +14,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from retrieval.storage.postgres.schema import LOCK_NAMED, migrate
 from retrieval.storage.postgres.state import PgStateStore
 from retrieval.storage.postgres.store import PgPaperStore
-from retrieval.storage.postgres.vectors import PgVectorIndex
-from retrieval.storage.protocol import ProgressFactory, StorageError, redact
-
-if TYPE_CHECKING:
-    from retrieval.encoder.embedder import Embedder
+from retrieval.storage.postgres.vectors import PgVectorIndex, ensure_vector_table
+from retrieval.storage.protocol import StorageError, redact
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +57,13 @@ class PostgresStorage:
         self.papers = PgPaperStore(self.pool)
         self.state = PgStateStore(self.pool)
 
-    def open_index(self, embedder: Embedder, progress: ProgressFactory | None = None) -> PgVectorIndex:
-        """The vector table for ``embedder`` (replaced when another model built it); missing vectors embedded."""
-        return PgVectorIndex.open(self.pool, self.papers, embedder, progress=progress)
+    def prepare_vectors(self, model: str, dimension: int) -> None:
+        """The vector table for ``model`` (replaced, so re-embedded, when another model built it)."""
+        ensure_vector_table(self.pool, model, dimension)
+
+    def open_index(self, dimension: int, model: str) -> PgVectorIndex:
+        """Search over the stored vectors (nothing to load: it runs in the database)."""
+        return PgVectorIndex(self.pool, dimension, model)
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:

@@ -21,6 +21,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from retrieval.models import Paper, UpsertReport
+from retrieval.storage.postgres.vectors import PgVectorTable, bump_version
 from retrieval.storage.protocol import merge_paper
 from retrieval.text import normalize_title, text_hash, title_slug
 
@@ -60,12 +61,7 @@ def row_to_paper(row: Sequence[Any], listed_on: date | None = None) -> Paper:
     )
 
 
-def bump_version(conn: psycopg.Connection) -> None:
-    """Mark papers or vectors as changed, for other processes' caches (inside the writing transaction)."""
-    conn.execute("UPDATE library_meta SET value = (value::bigint + 1)::text WHERE key = 'papers_version'")
-
-
-class PgPaperStore:
+class PgPaperStore(PgVectorTable):
     """:class:`retrieval.storage.protocol.PaperStore` over a connection pool."""
 
     def __init__(self, pool: ConnectionPool, prune_from: int = PRUNE_FROM) -> None:
@@ -142,9 +138,11 @@ class PgPaperStore:
                 return row, False
         return None, False
 
-    def _upsert_one(self, conn: psycopg.Connection, paper: Paper, report: UpsertReport) -> None:
+    def _upsert_one(self, conn: psycopg.Connection, paper: Paper, report: UpsertReport) -> tuple[int, str]:
+        """Insert or merge one paper; (its row id, the text hash it is stored with)."""
         row, by_id = self._find(conn, paper)
         if row is None:
+            stored_hash = text_hash(paper.title, paper.abstract)
             found = conn.execute(
                 "INSERT INTO papers (ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
                 " published, upvotes, github, project_page, source, text_hash)"
@@ -163,7 +161,7 @@ class PgPaperStore:
                     paper.github,
                     paper.project_page,
                     paper.source,
-                    text_hash(paper.title, paper.abstract),
+                    stored_hash,
                 ),
             ).fetchone()
             assert found is not None
@@ -173,6 +171,7 @@ class PgPaperStore:
             paper_id = int(row[0])
             old = row_to_paper(row)
             merged = merge_paper(old, paper, by_id)
+            stored_hash = text_hash(merged.title, merged.abstract)
             if merged != old:
                 conn.execute(
                     "UPDATE papers SET arxiv_id=%s, title=%s, norm_title=%s, abstract=%s, url=%s, authors=%s,"
@@ -190,7 +189,7 @@ class PgPaperStore:
                         merged.upvotes,
                         merged.github,
                         merged.project_page,
-                        text_hash(merged.title, merged.abstract),
+                        stored_hash,
                         paper_id,
                     ),
                 )
@@ -202,6 +201,7 @@ class PgPaperStore:
                 "INSERT INTO paper_days (paper_id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (paper_id, paper.listed_on),
             )
+        return paper_id, stored_hash
 
     # -- reading -------------------------------------------------------------------------
 

@@ -1,20 +1,20 @@
-"""Vectors in PostgreSQL: pgvector HNSW over paper vectors, sentence vectors fetched for candidates.
+"""Vectors in PostgreSQL: stored with their papers (the ingest operations), searched by pgvector.
 
-Each paper has one row in ``paper_vectors``: its vector (``vector(d)``, HNSW, inner product on
-normalized vectors = cosine) and its sentences' vectors as one float16 ``bytea`` (n x d,
-row-major). Search asks HNSW for the nearest papers, then fetches the candidates' rows in one
-query and scores paper and sentence cosines in the process; sentence vectors never need an
-index of their own, and half precision halves what is stored and read.
+Each paper has one row in ``paper_vectors``: its vector (``vector(d)``, the normalized mean of
+its sentence vectors, under an HNSW index for inner product = cosine) and its sentences'
+vectors as one float16 ``bytea`` (n x d, row-major). Search asks HNSW for the nearest papers,
+then fetches the candidates' rows in one query and scores paper and sentence cosines in the
+process: sentence vectors need no index of their own, and half precision halves what is stored
+and read. One model per database (``library_meta``); another model replaces the table.
 
-Papers and their vectors are written in the same transaction, chunk by chunk: a kill at any
-point leaves whole chunks, and the next run embeds only what has no vectors.
+:class:`PgVectorTable` holds the store operations that ``retrieval.ingest`` uses (the same set
+as ``retrieval.storage.sqlite.vectors``): papers and their vectors commit in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,32 +23,27 @@ from psycopg_pool import ConnectionPool
 
 from retrieval.models import Paper, UpsertReport
 from retrieval.storage.postgres.schema import LOCK_INGEST, LOCK_MIGRATE, vector_table_sql
-from retrieval.storage.postgres.store import PgPaperStore, bump_version
-from retrieval.storage.protocol import ProgressFactory, iter_chunks
-from retrieval.storage.sqlite.index import SPLITTER_VERSION, paper_vectors
-from retrieval.text import split_sentences, text_hash
+from retrieval.storage.protocol import MissingVectors
+from retrieval.text import text_hash
 
 if TYPE_CHECKING:
-    from retrieval.encoder.embedder import Embedder
+    from retrieval.storage.postgres.store import PgPaperStore
 
 log = logging.getLogger(__name__)
 
-# Papers embedded and committed per transaction.
-CHUNK = 128
 # HNSW candidates examined per query (pgvector's default 40 would cap results at 40).
 EF_SEARCH = 200
 
 
-def embed_texts(embedder: Embedder, texts: Sequence[tuple[str, str]]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Paper vectors (mean of sentence vectors) and each paper's float16 sentence vectors."""
-    sentences = [split_sentences(abstract) or [abstract] for _, abstract in texts]
-    flat = [s for group in sentences for s in group]
-    vectors = embedder.encode(flat) if flat else np.zeros((0, embedder.dimension), np.float32)
-    counts = np.array([len(g) for g in sentences], dtype=np.int64)
-    docs = paper_vectors(vectors, counts) if len(counts) else np.zeros((0, embedder.dimension), np.float32)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    per_paper = [vectors[bounds[i] : bounds[i + 1]].astype(np.float16) for i in range(len(texts))]
-    return docs, per_paper
+def bump_version(conn: psycopg.Connection) -> None:
+    """Mark papers or vectors as changed, for other processes' caches (inside the writing transaction)."""
+    conn.execute("UPDATE library_meta SET value = (value::bigint + 1)::text WHERE key = 'papers_version'")
+
+
+def mean_vector(sentences: np.ndarray) -> np.ndarray:
+    """A paper's vector: the normalized mean of its (float16-stored) sentence vectors, as the FAISS index builds it."""
+    total = np.asarray(sentences, dtype=np.float16).astype(np.float32).sum(axis=0)
+    return (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
 
 
 def _array(value: object) -> np.ndarray:
@@ -57,134 +52,195 @@ def _array(value: object) -> np.ndarray:
     return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
 
 
+def ensure_vector_table(pool: ConnectionPool, model: str, dimension: int) -> None:
+    """Create the vector table for ``model`` (replacing one built by another model), under the migration lock."""
+    want = {"vector_model": model, "vector_dimension": str(int(dimension))}
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_MIGRATE,))
+        have = dict(conn.execute("SELECT key, value FROM library_meta WHERE key LIKE 'vector%%'").fetchall())
+        found = conn.execute("SELECT to_regclass('paper_vectors') IS NOT NULL").fetchone()
+        exists = bool(found and found[0])
+        if exists and have == want:
+            return
+        if exists:
+            log.warning("stored vectors were built by %s; replacing them (papers are re-embedded)", have)
+            conn.execute("DROP TABLE paper_vectors")
+        conn.execute(vector_table_sql(dimension))  # type: ignore[arg-type]  # trusted SQL, int dimension
+        for key, value in want.items():
+            conn.execute(
+                "INSERT INTO library_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        bump_version(conn)
+
+
+class PgVectorTable:
+    """The ingest operations of :class:`~retrieval.storage.postgres.store.PgPaperStore` (see the module doc)."""
+
+    pool: ConnectionPool
+
+    def _write_vectors(self, conn: psycopg.Connection, paper_id: int, hash_: str, vecs: np.ndarray) -> None:
+        half = np.ascontiguousarray(vecs, dtype="<f2")
+        conn.execute(
+            "INSERT INTO paper_vectors (paper_id, text_hash, embedding, sentences, n_sentences)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (paper_id) DO UPDATE SET text_hash = excluded.text_hash,"
+            " embedding = excluded.embedding, sentences = excluded.sentences, n_sentences = excluded.n_sentences",
+            (paper_id, hash_, mean_vector(half), half.tobytes(), int(half.shape[0])),
+        )
+
+    def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
+        """For each paper, the text to embed before it can be upserted, or None when vectors exist."""
+        from retrieval.storage.postgres.store import row_to_paper
+        from retrieval.storage.protocol import merge_paper
+
+        out: list[tuple[str, str] | None] = []
+        with self.pool.connection() as conn:
+            for paper in papers:
+                row, by_id = self._find(conn, paper)  # type: ignore[attr-defined]
+                if row is None:
+                    out.append((paper.title, paper.abstract))
+                    continue
+                merged = merge_paper(row_to_paper(row), paper, by_id)
+                found = conn.execute(
+                    "SELECT 1 FROM paper_vectors WHERE paper_id = %s AND text_hash = %s",
+                    (row[0], text_hash(merged.title, merged.abstract)),
+                ).fetchone()
+                out.append(None if found else (merged.title, merged.abstract))
+        return out
+
+    def upsert_with_vectors(
+        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+    ) -> UpsertReport:
+        """Upsert papers and their sentence vectors in one transaction; MissingVectors rolls it all back."""
+        report = UpsertReport()
+        with self.pool.connection() as conn, conn.transaction():
+            # One writer at a time: two processes importing the same paper must not both insert it.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
+            missing: set[str] = set()
+            for paper in papers:
+                paper_id, stored_hash = self._upsert_one(conn, paper, report)  # type: ignore[attr-defined]
+                have = conn.execute(
+                    "SELECT 1 FROM paper_vectors WHERE paper_id = %s AND text_hash = %s", (paper_id, stored_hash)
+                ).fetchone()
+                if have:
+                    continue
+                vecs = vectors.get(stored_hash)
+                if vecs is None:
+                    missing.add(stored_hash)
+                    continue
+                self._write_vectors(conn, paper_id, stored_hash, vecs)
+            if missing:
+                raise MissingVectors(missing)
+            bump_version(conn)
+        self.clear_term_caches()  # type: ignore[attr-defined]
+        return report
+
+    def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, title, abstract) of up to ``limit`` papers lacking current vectors, by id."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT p.id, p.title, p.abstract FROM papers p LEFT JOIN paper_vectors v"
+                " ON v.paper_id = p.id AND v.text_hash = p.text_hash WHERE v.paper_id IS NULL ORDER BY p.id LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def add_vectors(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
+        """Store vectors of existing papers; those whose text changed meanwhile are skipped. Rows written."""
+        written = 0
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
+            current = dict(
+                conn.execute("SELECT id, text_hash FROM papers WHERE id = ANY(%s)", (list(vectors),)).fetchall()
+            )
+            for paper_id, (hash_, vecs) in vectors.items():
+                if current.get(paper_id) == hash_:
+                    self._write_vectors(conn, paper_id, hash_, vecs)
+                    written += 1
+            if written:
+                bump_version(conn)
+        return written
+
+    def vector_hashes(self, model: str) -> dict[int, str]:
+        """{paper id: text hash} of the papers with current vectors."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT v.paper_id, v.text_hash FROM paper_vectors v JOIN papers p"
+                " ON p.id = v.paper_id AND p.text_hash = v.text_hash"
+            ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def iter_vectors(
+        self, model: str, ids: Sequence[int] | None = None, batch: int = 500
+    ) -> Iterator[tuple[int, str, np.ndarray]]:
+        """(paper id, text hash, float16 (sentences, dimension)) of current vectors: ``ids`` in order, or all by id."""
+        if ids is None:
+            ids = sorted(self.vector_hashes(model))
+        for start in range(0, len(ids), batch):
+            chunk = list(ids[start : start + batch])
+            with self.pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT v.paper_id, v.text_hash, v.n_sentences, v.sentences FROM paper_vectors v"
+                    " JOIN papers p ON p.id = v.paper_id AND p.text_hash = v.text_hash WHERE v.paper_id = ANY(%s)",
+                    (chunk,),
+                ).fetchall()
+            found = {int(r[0]): (str(r[1]), np.frombuffer(r[3], dtype="<f2").reshape(int(r[2]), -1)) for r in rows}
+            for paper_id in chunk:
+                if paper_id in found:
+                    yield paper_id, *found[paper_id]
+
+    def drop_vectors(self, model: str) -> int:
+        """Forget every stored vector (forces re-embedding); rows removed."""
+        with self.pool.connection() as conn, conn.transaction():
+            removed = conn.execute("DELETE FROM paper_vectors").rowcount
+            bump_version(conn)
+        return int(removed)
+
+    def get_meta(self, key: str) -> str | None:
+        """A library-level setting, or None."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT value FROM library_meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with None, remove) a library-level setting."""
+        with self.pool.connection() as conn:
+            if value is None:
+                conn.execute("DELETE FROM library_meta WHERE key = %s", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO library_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+
 class PgVectorIndex:
-    """:class:`retrieval.storage.protocol.VectorIndex` in PostgreSQL."""
+    """:class:`retrieval.storage.protocol.VectorIndex` in PostgreSQL (search runs in the database)."""
 
     index_type = "pgvector-hnsw"
 
-    def __init__(self, pool: ConnectionPool, embedder: Embedder, progress: ProgressFactory | None = None) -> None:
+    def __init__(self, pool: ConnectionPool, dimension: int, model: str) -> None:
         self.pool = pool
-        self.embedder = embedder
-        self.progress = progress
+        self.dimension = dimension
+        self.model = model
         self._size: int | None = None
         self._sentences: int | None = None
-        self._version: str | None = None
         # The last candidates' rows: doc_scores, best_sentence_scores and sentence_scores share one fetch.
         self._rows_key: tuple[int, ...] = ()
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    @classmethod
-    def open(
-        cls, pool: ConnectionPool, store: PgPaperStore, embedder: Embedder, progress: ProgressFactory | None = None
-    ) -> PgVectorIndex:
-        """Create (or, for another model, replace) the vector table, then embed papers that lack vectors."""
-        index = cls(pool, embedder, progress)
-        index._ensure_table()
-        index.sync(store)
-        return index
-
-    def _ensure_table(self) -> None:
-        want = {
-            "vector_model": self.embedder.name,
-            "vector_dimension": str(self.embedder.dimension),
-            "vector_splitter": str(SPLITTER_VERSION),
-        }
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_MIGRATE,))
-            have = dict(conn.execute("SELECT key, value FROM library_meta WHERE key LIKE 'vector_%%'").fetchall())
-            exists = conn.execute("SELECT to_regclass('paper_vectors') IS NOT NULL").fetchone()
-            if have == want and exists and exists[0]:
-                return
-            if exists and exists[0]:
-                log.warning("stored vectors were built by %s; replacing them (papers are re-embedded)", have)
-                conn.execute("DROP TABLE paper_vectors")
-            conn.execute(vector_table_sql(self.embedder.dimension))  # type: ignore[arg-type]
-            for key, value in want.items():
-                conn.execute(
-                    "INSERT INTO library_meta (key, value) VALUES (%s, %s)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
-            bump_version(conn)
-
-    # -- writing -------------------------------------------------------------------------
-
-    def write_vectors(self, conn: psycopg.Connection, ids: Sequence[int], texts: dict[int, tuple[str, str]]) -> int:
-        """Embed ``ids``' texts and store their vectors in ``conn``'s transaction; returns how many."""
-        ids = [i for i in ids if i in texts]
-        if not ids:
-            return 0
-        docs, sentences = embed_texts(self.embedder, [texts[i] for i in ids])
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO paper_vectors (paper_id, text_hash, embedding, sentences, n_sentences)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (paper_id) DO UPDATE SET text_hash = excluded.text_hash,"
-                " embedding = excluded.embedding, sentences = excluded.sentences, n_sentences = excluded.n_sentences",
-                [
-                    (pid, text_hash(*texts[pid]), docs[j], sentences[j].tobytes(), len(sentences[j]))
-                    for j, pid in enumerate(ids)
-                ],
-            )
-        bump_version(conn)
-        return len(ids)
-
-    def ingest(self, store: PgPaperStore, papers: Sequence[Paper]) -> UpsertReport:  # type: ignore[override]
-        """Upsert papers and embed the new or changed ones, committing each chunk's papers with their vectors."""
-        report = UpsertReport()
-        for chunk in iter_chunks(list(papers), CHUNK):
-            with self.pool.connection() as conn, conn.transaction():
-                # One writer at a time: two processes importing the same paper must not both insert it.
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
-                part = store.upsert_in(conn, chunk)
-                changed = part.new + part.updated
-                self.write_vectors(conn, changed, store.texts(changed, conn))
-            report.new += part.new
-            report.updated += part.updated
-            report.unchanged += part.unchanged
-        store.clear_term_caches()
-        self._forget()
-        return report
+    # -- keeping in line: nothing to build, only caches to drop ---------------------------
 
     def sync(self, store: PgPaperStore) -> None:  # type: ignore[override]
-        """Embed papers without vectors (or whose text changed since), chunk by chunk (resumes a killed import)."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT p.id FROM papers p LEFT JOIN paper_vectors v ON v.paper_id = p.id"
-                " WHERE v.paper_id IS NULL OR v.text_hash <> p.text_hash ORDER BY p.id"
-            ).fetchall()
-        missing = [int(r[0]) for r in rows]
-        if not missing:
-            return
-        started = time.perf_counter()
-        tick = self.progress(len(missing), "Embedding papers") if self.progress and len(missing) > 64 else None
-        done = 0
-        for chunk in iter_chunks(missing, CHUNK):
-            with self.pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
-                # Another process may have embedded these while we waited for the lock.
-                still = conn.execute(
-                    "SELECT p.id FROM papers p LEFT JOIN paper_vectors v ON v.paper_id = p.id"
-                    " WHERE p.id = ANY(%s) AND (v.paper_id IS NULL OR v.text_hash <> p.text_hash)",
-                    (list(chunk),),
-                ).fetchall()
-                todo = [int(r[0]) for r in still]
-                done += self.write_vectors(conn, todo, store.texts(todo, conn))
-            if tick:
-                tick(len(chunk))
-        store.clear_term_caches()
+        """Vectors are searched where they are stored: only cached counts are dropped."""
         self._forget()
-        log.info("embedded %d papers in %.1f s", done, time.perf_counter() - started)
 
     def rebuild(self, store: PgPaperStore) -> None:  # type: ignore[override]
-        """Drop every vector and re-embed all papers."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("TRUNCATE paper_vectors")
-            bump_version(conn)
+        """Nothing is derived from the stored vectors: only cached counts are dropped."""
         self._forget()
-        self.sync(store)
 
     def refresh(self, store: PgPaperStore) -> None:  # type: ignore[override]
-        """Search runs in the database, so others' papers are already visible; only cached counts are dropped."""
+        """Others' papers are already visible to search; cached counts are dropped when they wrote."""
         if store.check_version():
             self._forget()
 
@@ -232,12 +288,14 @@ class PgVectorIndex:
         key = tuple(int(i) for i in paper_ids)
         if key == self._rows_key or set(key) <= self._rows.keys():
             return self._rows
-        dim = self.embedder.dimension
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT paper_id, embedding, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (list(key),)
             ).fetchall()
-        out = {int(r[0]): (_array(r[1]), np.frombuffer(r[2], dtype=np.float16).reshape(-1, dim)) for r in rows}
+        out = {
+            int(r[0]): (_array(r[1]), np.frombuffer(r[2], dtype="<f2").reshape(-1, self.dimension).astype(np.float32))
+            for r in rows
+        }
         self._rows_key, self._rows = key, out
         return out
 
@@ -249,9 +307,8 @@ class PgVectorIndex:
     def doc_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
         """Cosine of the query with each paper's vector (0 for papers without one)."""
         rows = self._fetch(paper_ids)
-        return np.array([float(rows[p][0] @ query) if p in rows else 0.0 for p in paper_ids], dtype=np.float32).reshape(
-            -1
-        )
+        q = np.asarray(query, dtype=np.float32)
+        return np.array([float(rows[p][0] @ q) if p in rows else 0.0 for p in paper_ids], dtype=np.float32)
 
     def best_sentence_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
         """For each paper, the cosine of its best-matching sentence."""
@@ -261,12 +318,12 @@ class PgVectorIndex:
         for j, pid in enumerate(paper_ids):
             found = rows.get(pid)
             if found is not None and len(found[1]):
-                out[j] = float((found[1].astype(np.float32) @ q).max())
+                out[j] = float((found[1] @ q).max())
         return out
 
     def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:
         """Cosine of the query with each sentence of a paper's abstract, in order."""
-        found = self._fetch([paper_id]).get(paper_id) if paper_id not in self._rows else self._rows[paper_id]
+        found = self._rows.get(paper_id) or self._fetch([paper_id]).get(paper_id)
         if found is None:
             return np.zeros(0, dtype=np.float32)
-        return found[1].astype(np.float32) @ np.asarray(query, dtype=np.float32)
+        return found[1] @ np.asarray(query, dtype=np.float32)

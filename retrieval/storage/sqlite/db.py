@@ -92,6 +92,25 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (question, paper_ext_id, user_id)
     );
     """,
+    # v2: each paper's sentence vectors, committed with the paper (one chunk = one transaction), so
+    # the FAISS files are derived data and an interrupted import resumes; a key/value table for
+    # library-level state (e.g. an unfinished seeding).
+    """
+    CREATE TABLE paper_vectors (
+        paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        dimension INTEGER NOT NULL,
+        vectors BLOB NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    );
+    CREATE INDEX paper_vectors_model ON paper_vectors(model);
+    CREATE TABLE library_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

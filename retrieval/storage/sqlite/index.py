@@ -11,7 +11,9 @@ Layout of the index folder::
 
 A new generation is written in full, then ``manifest.json`` is replaced atomically
 (``os.replace``), so a reader never sees a half-written index, and old generations are
-removed. No pickles. A missing, corrupt or foreign index is rebuilt from the store.
+removed. No pickles. The index is derived data: the sentence vectors live in the store
+(written by ``retrieval.ingest`` with their papers), so a missing, corrupt or foreign index
+is rebuilt from the stored vectors without embedding anything.
 """
 
 from __future__ import annotations
@@ -23,24 +25,19 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from retrieval.encoder.embedder import Embedder
-from retrieval.models import Paper, UpsertReport
 from retrieval.storage.sqlite.store import PaperStore, corpus_fingerprint
-from retrieval.text import split_sentences
 
 log = logging.getLogger(__name__)
 
-# 2: paper vectors are the mean of sentence vectors.
-FORMAT = 2
-# Bump when split_sentences changes: stored sentence vectors would no longer line up.
-SPLITTER_VERSION = 2
+# 2: paper vectors are the mean of sentence vectors. 3: derived from the vectors in the store.
+FORMAT = 3
 MANIFEST = "manifest.json"
 # From this many papers the dense index is HNSW: measured by `paperbot bench`, exact search costs
 # ~1.8 ms at 10,000 papers and ~15 ms at 100,000, where HNSW (efSearch 128) answers in ~1 ms at
@@ -53,8 +50,6 @@ HNSW_EF_SEARCH = 128
 # Up to this many sentences, best-sentence scores come from one product over all of them
 # (0.03 ms for the bundled corpus's 3,307 against 0.25 ms to gather ~150 candidates' rows).
 FULL_SCAN_SENTENCES = 20_000
-
-ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
 
 class IndexCorrupt(RuntimeError):
@@ -108,10 +103,11 @@ class _Arrays:
 class DenseIndex:
     """Paper and sentence vectors for the papers of a store."""
 
-    def __init__(self, directory: Path, embedder: Embedder, progress: ProgressFactory | None = None) -> None:
+    def __init__(self, directory: Path, dimension: int, model: str) -> None:
         self.directory = directory
-        self.embedder = embedder
-        self.progress = progress
+        self.dimension = dimension
+        # The name the store keeps this model's vectors under (see retrieval.ingest.vector_key).
+        self.model = model
         self.fingerprint = ""
         self.generation = 0
         self.index_type = "flat"
@@ -122,17 +118,15 @@ class DenseIndex:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(
-        cls, directory: Path, store: PaperStore, embedder: Embedder, progress: ProgressFactory | None = None
-    ) -> DenseIndex:
-        """Load the index in ``directory`` and bring it in line with the store (extend or rebuild)."""
-        index = cls(directory, embedder, progress)
+    def open(cls, directory: Path, store: PaperStore, dimension: int, model: str) -> DenseIndex:
+        """Load the index in ``directory`` and bring it in line with the store's vectors (extend or rebuild)."""
+        index = cls(directory, dimension, model)
         directory.mkdir(parents=True, exist_ok=True)
         try:
             index._load()
         except IndexCorrupt as exc:
             if (directory / MANIFEST).exists():
-                log.warning("index in %s is unusable (%s); rebuilding from the store", directory, exc)
+                log.warning("index in %s is unusable (%s); rebuilding from the stored vectors", directory, exc)
             else:
                 log.info("no index in %s yet; building it", directory)
             index._set(index._empty())
@@ -141,7 +135,7 @@ class DenseIndex:
         return index
 
     def _empty(self) -> _Arrays:
-        dim = self.embedder.dimension
+        dim = self.dimension
         return _Arrays(
             make_faiss_index(np.zeros((0, dim), np.float32), dim, "flat"),
             np.zeros((0, dim), np.float32),
@@ -166,9 +160,8 @@ class DenseIndex:
             raise IndexCorrupt("manifest is not an object")
         expected = {
             "format": FORMAT,
-            "model": self.embedder.name,
-            "dimension": self.embedder.dimension,
-            "splitter": SPLITTER_VERSION,
+            "model": self.model,
+            "dimension": self.dimension,
         }
         for key, value in expected.items():
             if manifest.get(key) != value:
@@ -184,16 +177,16 @@ class DenseIndex:
         n = len(paper_ids)
         consistent = (
             faiss_index.ntotal == n
-            and faiss_index.d == self.embedder.dimension
+            and faiss_index.d == self.dimension
             and offsets.shape == (n + 1,)
             and sent_vecs.ndim == 2
-            and sent_vecs.shape[1] == self.embedder.dimension
+            and sent_vecs.shape[1] == self.dimension
             and int(offsets[-1]) == sent_vecs.shape[0]
             and n == manifest.get("papers")
         )
         if not consistent:
             raise IndexCorrupt("index files disagree with each other or with the manifest")
-        doc_vecs = faiss_index.reconstruct_n(0, n) if n else np.zeros((0, self.embedder.dimension), np.float32)
+        doc_vecs = faiss_index.reconstruct_n(0, n) if n else np.zeros((0, self.dimension), np.float32)
         self._set(
             _Arrays(
                 faiss_index,
@@ -210,13 +203,13 @@ class DenseIndex:
     # -- keeping in line with the store --------------------------------------------------
 
     def sync(self, store: PaperStore) -> None:
-        """Embed papers the index lacks; rebuild when stored texts changed or papers vanished."""
+        """Add stored vectors the index lacks; rebuild (from stored vectors) when texts changed or papers vanished."""
         with self._write_lock():
             marker = store.change_marker()
-            pairs = store.id_hashes()
+            pairs = store.vector_hashes(self.model)
             have = [int(i) for i in self._a.paper_ids]
             if have and corpus_fingerprint(pairs, have) != self.fingerprint:
-                log.warning("stored papers changed since the index was built; rebuilding the index")
+                log.warning("stored papers changed since the index was built; rebuilding it from the stored vectors")
                 self._set(self._empty())
                 have = []
             missing = sorted(set(pairs) - set(have))
@@ -228,18 +221,11 @@ class DenseIndex:
             self.data_version = store.data_version()
 
     def rebuild(self, store: PaperStore) -> None:
-        """Re-embed every paper (e.g. after changing how text is split)."""
+        """Rebuild the index from the stored vectors."""
         with self._write_lock():
             self._set(self._empty())
             self.fingerprint = ""
         self.sync(store)
-
-    def ingest(self, store: PaperStore, papers: Sequence[Paper]) -> UpsertReport:
-        """Upsert papers in one transaction, then embed and index what is new or changed."""
-        report = store.upsert(papers)
-        if report.new or report.updated:
-            self.sync(store)
-        return report
 
     def refresh(self, store: PaperStore) -> None:
         """Sync when another process changed the papers (O(1) when nothing did)."""
@@ -258,18 +244,17 @@ class DenseIndex:
         self.data_version = version
         return store.change_marker() != self.marker
 
-    def _extend(self, store: PaperStore, ids: list[int]) -> None:
+    def _extend(self, store: PaperStore, wanted: list[int]) -> None:
         started = time.perf_counter()
-        texts = store.texts(ids)
-        ids = [i for i in ids if i in texts]
-        sentences = [split_sentences(texts[i][1]) or [texts[i][1]] for i in ids]
-        flat_sents = [s for group in sentences for s in group]
-        total = len(flat_sents)
-        tick = self.progress(total, "Embedding papers") if self.progress and total > 64 else None
-        vectors = self.embedder.encode(flat_sents, on_progress=tick)
-        counts = np.array([len(g) for g in sentences], dtype=np.int64)
-        doc_vecs = paper_vectors(vectors, counts)
-        sent_vecs = vectors.astype(np.float16)
+        ids, groups = [], []
+        for paper_id, _, vectors in store.iter_vectors(self.model, wanted):
+            ids.append(paper_id)
+            groups.append(vectors)
+        if not ids:
+            return
+        sent_vecs = np.concatenate(groups)
+        counts = np.array([len(g) for g in groups], dtype=np.int64)
+        doc_vecs = paper_vectors(sent_vecs.astype(np.float32), counts)
         a = self._a
         all_docs = np.concatenate([a.doc_vecs, doc_vecs])
         kind = "hnsw" if len(all_docs) >= HNSW_THRESHOLD else "flat"
@@ -277,7 +262,7 @@ class DenseIndex:
             faiss_index = a.faiss_index
             faiss_index.add(doc_vecs)
         else:
-            faiss_index = make_faiss_index(all_docs, self.embedder.dimension, kind)
+            faiss_index = make_faiss_index(all_docs, self.dimension, kind)
         self.index_type = kind
         offsets = np.concatenate([a.sent_offsets, a.sent_offsets[-1] + np.cumsum(counts)])
         self._set(
@@ -289,9 +274,7 @@ class DenseIndex:
                 offsets,
             )
         )
-        log.info(
-            "embedded %d papers (%d sentences) in %.1f s", len(ids), len(flat_sents), time.perf_counter() - started
-        )
+        log.info("indexed %d papers (%d sentences) in %.2f s", len(ids), len(sent_vecs), time.perf_counter() - started)
 
     @staticmethod
     def _sentence_matrix(vectors: np.ndarray) -> np.ndarray:
@@ -326,10 +309,8 @@ class DenseIndex:
         os.replace(tmp_dir, gen_dir)
         manifest = {
             "format": FORMAT,
-            "model": self.embedder.name,
-            "model_path": self.embedder.path,
-            "dimension": self.embedder.dimension,
-            "splitter": SPLITTER_VERSION,
+            "model": self.model,
+            "dimension": self.dimension,
             "index_type": self.index_type,
             "papers": len(a.paper_ids),
             "sentences": int(a.sent_offsets[-1]),
@@ -366,16 +347,6 @@ class DenseIndex:
         scores, positions = self._a.faiss_index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size))
         ids = self._a.paper_ids
         return [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0], strict=True) if p >= 0]
-
-    def iter_vectors(self, batch: int = 1024) -> Iterator[list[tuple[int, np.ndarray, np.ndarray]]]:
-        """Every paper's (id, vector, float16 sentence vectors), in batches (for ``paperbot migrate``)."""
-        a = self._a
-        for start in range(0, len(a.paper_ids), batch):
-            out = []
-            for pos in range(start, min(start + batch, len(a.paper_ids))):
-                lo, hi = int(a.sent_offsets[pos]), int(a.sent_offsets[pos + 1])
-                out.append((int(a.paper_ids[pos]), a.doc_vecs[pos], np.asarray(a.sent_vecs[lo:hi], dtype=np.float16)))
-            yield out
 
     def paper_vector(self, paper_id: int) -> np.ndarray | None:
         """The stored vector of a paper."""

@@ -6,16 +6,11 @@ import contextlib
 import fcntl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.index import DenseIndex
 from retrieval.storage.sqlite.state import SqliteStateStore
 from retrieval.storage.sqlite.store import PaperStore
-
-if TYPE_CHECKING:
-    from retrieval.encoder.embedder import Embedder
-    from retrieval.storage.protocol import ProgressFactory
 
 DB_NAME = "library.sqlite3"
 INDEX_DIR = "index"
@@ -33,9 +28,12 @@ class SqliteStorage:
         self.papers = PaperStore(self.db)
         self.state = SqliteStateStore(self.db)
 
-    def open_index(self, embedder: Embedder, progress: ProgressFactory | None = None) -> DenseIndex:
-        """Load the FAISS index and extend or rebuild it to match the stored papers."""
-        return DenseIndex.open(self.data_dir / INDEX_DIR, self.papers, embedder, progress=progress)
+    def prepare_vectors(self, model: str, dimension: int) -> None:
+        """Nothing to do: vectors of any model share one table, keyed by model."""
+
+    def open_index(self, dimension: int, model: str) -> DenseIndex:
+        """Load the FAISS index and extend or rebuild it from the stored vectors."""
+        return DenseIndex.open(self.data_dir / INDEX_DIR, self.papers, dimension, model)
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:

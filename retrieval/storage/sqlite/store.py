@@ -15,6 +15,7 @@ import numpy as np
 from retrieval.models import Paper, UpsertReport
 from retrieval.storage.protocol import merge_paper
 from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.vectors import VectorTable
 from retrieval.text import normalize_title, text_hash, title_slug
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ def _row_to_paper(row: sqlite3.Row, listed_on: date | None = None) -> Paper:
     )
 
 
-class PaperStore:
-    """Papers, the days listings showed them, and lexical (FTS5 BM25) search over them."""
+class PaperStore(VectorTable):
+    """Papers, the days listings showed them, their sentence vectors, and lexical (FTS5 BM25) search."""
 
     def __init__(self, db: Database, prune_from: int = PRUNE_FROM) -> None:
         self.db = db
@@ -128,9 +129,11 @@ class PaperStore:
                 return row, False
         return None, False
 
-    def _upsert_one(self, conn: sqlite3.Connection, paper: Paper, report: UpsertReport) -> None:
+    def _upsert_one(self, conn: sqlite3.Connection, paper: Paper, report: UpsertReport) -> tuple[int, str]:
+        """Insert or merge one paper; (its row id, the text hash it is stored with)."""
         row, by_id = self._find(conn, paper)
         if row is None:
+            stored_hash = text_hash(paper.title, paper.abstract)
             ext_id = paper.ext_id or paper.arxiv_id or title_slug(paper.title)
             cur = conn.execute(
                 "INSERT INTO papers (ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
@@ -150,7 +153,7 @@ class PaperStore:
                     paper.github,
                     paper.project_page,
                     paper.source,
-                    text_hash(paper.title, paper.abstract),
+                    stored_hash,
                 ),
             )
             paper_id = int(cur.lastrowid or 0)
@@ -159,6 +162,7 @@ class PaperStore:
             paper_id = row["id"]
             old = _row_to_paper(row)
             merged = self._merge(old, paper, by_id)
+            stored_hash = text_hash(merged.title, merged.abstract)
             if merged != old:
                 conn.execute(
                     "UPDATE papers SET arxiv_id=?, title=?, norm_title=?, abstract=?, url=?, authors=?,"
@@ -176,7 +180,7 @@ class PaperStore:
                         merged.upvotes,
                         merged.github,
                         merged.project_page,
-                        text_hash(merged.title, merged.abstract),
+                        stored_hash,
                         paper_id,
                     ),
                 )
@@ -188,6 +192,7 @@ class PaperStore:
                 "INSERT OR IGNORE INTO paper_days (paper_id, day) VALUES (?, ?)",
                 (paper_id, paper.listed_on.isoformat()),
             )
+        return paper_id, stored_hash
 
     _merge = staticmethod(merge_paper)
 
@@ -242,12 +247,14 @@ class PaperStore:
         return out
 
     def change_marker(self) -> tuple[int, int, str]:
-        """(count, max id, last update): changes whenever papers are added or edited, by any process."""
+        """(count, max id, last update / last vector row): changes when papers or their vectors change."""
         with self.db.read() as conn:
             row = conn.execute(
                 "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(updated_at), '') FROM papers"
             ).fetchone()
-        return int(row[0]), int(row[1]), str(row[2])
+            # Vectors written for existing papers (a model change, a resumed import) count as a change too.
+            vec = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM paper_vectors").fetchone()
+        return int(row[0]), int(row[1]), f"{row[2]}/{vec[0]}"
 
     def data_version(self) -> int:
         """SQLite's data_version: changes when another connection (or process) commits; O(1)."""

@@ -61,9 +61,9 @@ def test_migrating_twice_copies_everything_once_and_then_changes_nothing(
     stats = json.loads(capsys.readouterr().out)
     assert stats["backend"] == "postgres" and stats["papers"] == 6 and stats["index_vectors"] == 6
 
-    import retrieval.storage.postgres.vectors as pg_vectors
+    import retrieval.ingest
 
-    monkeypatch.setattr(pg_vectors, "embed_texts", lambda *a: pytest.fail("migrated papers were embedded again"))
+    monkeypatch.setattr(retrieval.ingest, "embed_texts", lambda *a: pytest.fail("migrated papers were embedded again"))
     lib = Library.open(tmp_path / "unused", database_url=pg_url, seed_default_corpus=False)
     try:
         assert lib.stats().backend == "postgres" and lib.index.size == 6

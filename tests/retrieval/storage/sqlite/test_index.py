@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 
+from retrieval.ingest import vector_key
 from retrieval.storage.sqlite.index import MANIFEST
 from tests.conftest import make_papers
 
@@ -20,7 +21,7 @@ def test_the_index_persists_with_a_manifest_and_reloads_without_embedding(open_l
     lib = open_library("a")
     lib.add_papers(make_papers(6))
     manifest, gen_dir = current_gen(lib)
-    assert manifest["model"] == lib.embedder.name and manifest["dimension"] == lib.embedder.dimension
+    assert manifest["model"] == vector_key(lib.embedder) and manifest["dimension"] == lib.embedder.dimension
     assert manifest["papers"] == 6 and manifest["fingerprint"] == lib.index.fingerprint
     assert sorted(p.name for p in gen_dir.iterdir()) == [
         "paper_ids.npy",
@@ -45,7 +46,13 @@ def test_adding_papers_extends_the_index_without_reembedding_the_rest(open_libra
     assert lib.search("Extra 2: Speech recognition for low-resource languages", 1)[0].paper.ext_id == "extra-2"
 
 
-def test_a_changed_model_triggers_a_rebuild(open_library, caplog):
+def vector_rows(lib):
+    with lib.db.read() as conn:
+        rows = conn.execute("SELECT paper_id, model, rowid, vectors FROM paper_vectors ORDER BY paper_id").fetchall()
+    return [tuple(r) for r in rows]
+
+
+def test_an_index_built_for_another_model_is_rebuilt_from_the_stored_vectors(open_library, caplog):
     lib = open_library("m")
     lib.add_papers(make_papers(3))
     manifest, _ = current_gen(lib)
@@ -55,19 +62,21 @@ def test_a_changed_model_triggers_a_rebuild(open_library, caplog):
     with caplog.at_level(logging.WARNING, logger="retrieval.storage.sqlite.index"):
         again = open_library("m")
     assert "rebuilding" in caplog.text and again.index.size == 3
-    assert current_gen(again)[0]["model"] == again.embedder.name
+    assert current_gen(again)[0]["model"] == vector_key(again.embedder)
 
 
-def test_a_corrupt_faiss_file_is_rebuilt_from_the_store_with_a_log_line(open_library, caplog):
+def test_a_corrupt_faiss_file_is_rebuilt_from_stored_vectors_without_embedding_with_a_log_line(open_library, caplog):
     lib = open_library("c")
     lib.add_papers(make_papers(3))
     _, gen_dir = current_gen(lib)
+    before = vector_rows(lib)
     lib.close()
     (gen_dir / "papers.faiss").write_bytes(b"garbage")
     with caplog.at_level(logging.WARNING, logger="retrieval.storage.sqlite.index"):
         again = open_library("c")
     assert "unusable" in caplog.text
     assert again.index.size == 3 and again.search("speech recognition word error rates", 1)[0].paper.ext_id == "paper-2"
+    assert vector_rows(again) == before  # the same stored rows: nothing was embedded or written again
 
 
 def test_truncated_vectors_or_a_garbled_manifest_are_rebuilt(open_library):
@@ -88,9 +97,11 @@ def test_a_missing_index_folder_is_rebuilt(open_library):
     lib = open_library("g")
     lib.add_papers(make_papers(2))
     directory = lib.index.directory
+    before = vector_rows(lib)
     lib.close()
     shutil.rmtree(directory)
-    assert open_library("g").index.size == 2
+    again = open_library("g")
+    assert again.index.size == 2 and vector_rows(again) == before
 
 
 def test_another_process_adding_papers_is_picked_up_on_the_next_search(open_library):

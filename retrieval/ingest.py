@@ -1,0 +1,221 @@
+"""The one path that writes vectors: chunked, committed as it goes, resumable.
+
+First build, ``paperbot index --corpus``, ``paperbot fetch`` and the daily refresh all come
+here. Papers go in chunks; for each chunk the store says which texts lack vectors, those are
+split into sentences, tokenized, encoded (batched by length), and the chunk's papers and
+vectors are committed in ONE transaction. A killed import keeps every committed chunk; the
+next run finds those papers' vectors stored and embeds only the rest. Nothing here knows
+SQLite: the store operations used are listed in ``retrieval.storage.sqlite.vectors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.encoder.embedder import Embedder
+from retrieval.models import Paper
+from retrieval.text import split_sentences, text_hash
+
+log = logging.getLogger(__name__)
+
+# Papers per transaction: large enough that commits cost little (~1% of the time), small enough
+# that an interrupted import loses at most a few seconds of work.
+CHUNK = 128
+# Bump when split_sentences changes: stored sentence vectors would no longer line up.
+SPLITTER_VERSION = 2
+# Without a terminal, a progress line at most this often.
+LOG_EVERY_S = 5.0
+# No progress display for fewer papers than this (a day's feed, a test).
+PROGRESS_FROM = 2 * CHUNK
+ATTEMPTS = 3
+
+
+class VectorStore(Protocol):
+    """What ingest needs from a store (the SQLite PaperStore; a second backend implements the same)."""
+
+    def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
+        """For each paper, the (title, abstract) to embed before upserting it, or None."""
+        ...
+
+    def upsert_with_vectors(self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]) -> object:
+        """Upsert papers with their vectors (by text hash) in one transaction; an UpsertReport."""
+        ...
+
+    def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, title, abstract) of stored papers lacking vectors for ``model``."""
+        ...
+
+    def add_vectors(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
+        """Store vectors of existing papers by id; rows written."""
+        ...
+
+
+def vector_key(embedder: Embedder) -> str:
+    """The name vectors are stored under: the model (with its weights' hash) and the splitter version."""
+    return f"{embedder.model_id}#split{SPLITTER_VERSION}"
+
+
+def sentences_of(abstract: str) -> list[str]:
+    """The texts embedded for one abstract, one vector each (the index's sentence rows)."""
+    return split_sentences(abstract) or [abstract]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, and where its time went (seconds by stage)."""
+
+    new: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: int = 0
+    embedded: int = 0
+    sentences: int = 0
+    seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "store"), 0.0)
+    )
+
+    def add_upsert(self, report: object) -> None:
+        """Add the counts of a store's UpsertReport."""
+        self.new += list(getattr(report, "new", []))
+        self.updated += list(getattr(report, "updated", []))
+        self.unchanged += int(getattr(report, "unchanged", 0))
+
+
+class Progress:
+    """A tqdm bar on a terminal (papers/s, ETA); a log line every few seconds otherwise."""
+
+    def __init__(self, total: int | None, desc: str, enabled: bool | None = None) -> None:
+        self.total, self.desc, self.done = total, desc, 0
+        self.started = self.last_log = time.monotonic()
+        show = enabled if enabled is not None else (total is None or total >= PROGRESS_FROM)
+        self.bar = None
+        if show and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="paper", file=sys.stderr, leave=False, dynamic_ncols=True)
+        self.logging = show and self.bar is None
+
+    def update(self, n: int) -> None:
+        """``n`` more papers done."""
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+            return
+        now = time.monotonic()
+        if self.logging and now - self.last_log >= LOG_EVERY_S:
+            self.last_log = now
+            rate = self.done / max(now - self.started, 1e-9)
+            of = f"/{self.total}" if self.total else ""
+            eta = f", ETA {(self.total - self.done) / rate:.0f} s" if self.total and rate > 0 else ""
+            log.info("%s: %d%s papers, %.1f papers/s%s", self.desc, self.done, of, rate, eta)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+def embed_texts(embedder: Embedder, texts: Sequence[tuple[str, str]], report: IngestReport) -> dict[str, np.ndarray]:
+    """{text hash: (sentences, dimension) vectors} for (title, abstract) pairs, each distinct text once."""
+    unique: dict[str, str] = {}
+    for title, abstract in texts:
+        unique.setdefault(text_hash(title, abstract), abstract)
+    if not unique:
+        return {}
+    t0 = time.perf_counter()
+    groups = {h: sentences_of(a) for h, a in unique.items()}
+    flat = [s for group in groups.values() for s in group]
+    t1 = time.perf_counter()
+    ids = embedder.tokenize(flat)
+    t2 = time.perf_counter()
+    vectors = embedder.encode_ids(ids)
+    t3 = time.perf_counter()
+    report.seconds["split"] += t1 - t0
+    report.seconds["tokenize"] += t2 - t1
+    report.seconds["encode"] += t3 - t2
+    report.embedded += len(groups)
+    report.sentences += len(flat)
+    out: dict[str, np.ndarray] = {}
+    start = 0
+    for h, group in groups.items():
+        out[h] = vectors[start : start + len(group)]
+        start += len(group)
+    return out
+
+
+def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+    it = iter(papers)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def ingest_papers(
+    store: VectorStore,
+    embedder: Embedder,
+    papers: Iterable[Paper],
+    *,
+    total: int | None = None,
+    chunk: int = CHUNK,
+    progress: bool | None = None,
+    desc: str = "Importing papers",
+) -> IngestReport:
+    """Upsert papers with their sentence vectors, one committed transaction per chunk."""
+    from retrieval.storage.protocol import MissingVectors
+
+    if total is None and isinstance(papers, Sequence):
+        total = len(papers)
+    key = vector_key(embedder)
+    report = IngestReport()
+    bar = Progress(total, desc, progress)
+    try:
+        for batch in _chunks(papers, chunk):
+            for attempt in range(1, ATTEMPTS + 1):
+                plan = store.plan_embedding(batch, key)
+                vectors = embed_texts(embedder, [t for t in plan if t is not None], report)
+                t0 = time.perf_counter()
+                try:
+                    upserted = store.upsert_with_vectors(batch, key, vectors)
+                except MissingVectors:
+                    # Another writer changed these papers between the plan and the commit: plan again.
+                    if attempt == ATTEMPTS:
+                        raise
+                    log.info("papers changed during import; planning the chunk again")
+                    continue
+                finally:
+                    report.seconds["store"] += time.perf_counter() - t0
+                report.add_upsert(upserted)
+                break
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    return report
+
+
+def embed_missing(
+    store: VectorStore, embedder: Embedder, *, chunk: int = CHUNK, progress: bool | None = None
+) -> IngestReport:
+    """Embed stored papers that lack vectors for this model (model change, older library), chunk by chunk."""
+    key = vector_key(embedder)
+    report = IngestReport()
+    bar: Progress | None = None
+    try:
+        while rows := store.papers_without_vectors(key, chunk):
+            if bar is None:
+                log.info("embedding stored papers that have no vectors for %s", key)
+                bar = Progress(None, "Embedding stored papers", progress)
+            vectors = embed_texts(embedder, [(t, a) for _, t, a in rows], report)
+            t0 = time.perf_counter()
+            store.add_vectors(key, {i: (text_hash(t, a), vectors[text_hash(t, a)]) for i, t, a in rows})
+            report.seconds["store"] += time.perf_counter() - t0
+            bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+    return report
