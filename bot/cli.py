@@ -231,7 +231,18 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the benchmark and print its figures."""
     from bench.library_bench import run_bench
 
-    results = run_bench(args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out)
+    url = args.database_url or os.environ.get("PAPERBOT_DATABASE_URL", "").strip()
+    if url:
+        from bench.postgres_bench import run_postgres_bench
+
+        sizes = [10_000] if args.quick else (args.sizes or [100_000, 1_000_000])
+        results = run_postgres_bench(url, sizes, sizes[0], out)
+        if args.json:
+            out.write(json.dumps(results, default=str) + "\n")
+        return 0
+    results = run_bench(
+        args.data_dir, model=args.model, sizes=args.sizes or [10_000, 100_000], quick=args.quick, out=out
+    )
     if args.json:
         out.write(json.dumps(results, default=str) + "\n")
     return 0
@@ -323,7 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
-    p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="synthetic library sizes")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="synthetic library sizes (default 10,000 and 100,000; with --database-url 100,000 and 1,000,000)",
+    )
     p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
     p.set_defaults(func=cmd_bench)

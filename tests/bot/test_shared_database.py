@@ -55,14 +55,16 @@ async def test_only_one_process_refreshes_from_the_feed_at_a_time(library, open_
     open_state().save_settings(1, 100, time(9), "UTC", now=datetime(2026, 11, 1, tzinfo=UTC))
     calls: list[int] = []
 
-    def refresher(n: int):  # noqa: ANN202
+    def refresher(n: int):
         async def refresh(days: object) -> None:
             calls.append(n)
             await asyncio.sleep(0.3)  # the other process ticks while this one is still fetching
 
         return refresh
 
-    posters = [DailyPoster(shard_bot(library, open_state, config, n, {100: channel}), refresh=refresher(n)) for n in (0, 1)]
+    posters = [
+        DailyPoster(shard_bot(library, open_state, config, n, {100: channel}), refresh=refresher(n)) for n in (0, 1)
+    ]
     await asyncio.gather(*(p.tick(AT_NINE) for p in posters))
     assert len(calls) == 1
     channel.send.assert_awaited_once()
