@@ -289,8 +289,11 @@ class PgVectorIndex:
         if key == self._rows_key or set(key) <= self._rows.keys():
             return self._rows
         with self.pool.connection() as conn:
+            # Binary results: vectors and half-precision blobs arrive as bytes, not hex text to parse.
             rows = conn.execute(
-                "SELECT paper_id, embedding, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (list(key),)
+                "SELECT paper_id, embedding, sentences FROM paper_vectors WHERE paper_id = ANY(%s)",
+                (list(key),),
+                binary=True,
             ).fetchall()
         out = {
             int(r[0]): (_array(r[1]), np.frombuffer(r[2], dtype="<f2").reshape(-1, self.dimension).astype(np.float32))
