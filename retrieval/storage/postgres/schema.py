@@ -24,7 +24,7 @@ LOCK_NAMED = 0x70617065_1000  # + a hash of the name, for Storage.exclusive
 # Each entry upgrades the schema by one version; never edit a shipped entry, append.
 MIGRATIONS: tuple[str, ...] = (
     # v1: papers, their days, full-text search, bot state, library metadata.
-    """
+    r"""
     CREATE EXTENSION IF NOT EXISTS vector;
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
     CREATE TABLE papers (
@@ -48,6 +48,10 @@ MIGRATIONS: tuple[str, ...] = (
         -- Title weighted above abstract (A > B), english stemming, as FTS5's title weight 2.
         tsv TSVECTOR GENERATED ALWAYS AS (
             setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', abstract), 'B')
+        ) STORED,
+        -- Words in title and abstract: the document length of BM25, as FTS5 counts it.
+        doc_len INTEGER GENERATED ALWAYS AS (
+            COALESCE(array_length(regexp_split_to_array(btrim(title || ' ' || abstract), '\s+'), 1), 0)
         ) STORED
     );
     CREATE INDEX papers_norm_title ON papers (norm_title);
