@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from retrieval.storage.postgres.schema import LOCK_NAMED, migrate
 from retrieval.storage.postgres.state import PgStateStore
 from retrieval.storage.postgres.store import PgPaperStore
-from retrieval.storage.postgres.vectors import PgVectorIndex, ensure_vector_table
+from retrieval.storage.postgres.vectors import EF_SEARCH, PgVectorIndex, ensure_vector_table
 from retrieval.storage.protocol import StorageError, redact
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ CONNECT_TIMEOUT = 10.0
 
 def _configure(conn: psycopg.Connection) -> None:
     register_vector(conn)
+    # HNSW candidates examined per query (pgvector's default 40 would cap a query's results at 40).
+    conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
 
 
 class PostgresStorage:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# HNSW candidates examined per query (pgvector's default 40 would cap results at 40).
+# HNSW candidates examined per query (set on every pooled connection); searches ask for at most 100.
 EF_SEARCH = 200
 
 
@@ -276,11 +276,11 @@ class PgVectorIndex:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(paper id, cosine) of the ``k`` nearest papers by HNSW."""
         vec = np.asarray(query, dtype=np.float32)
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+        with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT paper_id, -(embedding <#> %s) FROM paper_vectors ORDER BY embedding <#> %s LIMIT %s",
-                (vec, vec, int(k)),
+                (vec, vec, min(int(k), EF_SEARCH)),
+                binary=True,
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
