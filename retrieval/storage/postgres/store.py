@@ -24,6 +24,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from retrieval.models import Paper, UpsertReport
+from retrieval.storage.postgres.schema import LOCK_INGEST
 from retrieval.storage.postgres.vectors import PgVectorTable, bump_version
 from retrieval.storage.protocol import merge_paper
 from retrieval.text import normalize_title, text_hash, title_slug
@@ -113,18 +114,14 @@ class PgPaperStore(PgVectorTable):
 
     def upsert(self, papers: Iterable[Paper]) -> UpsertReport:
         """Insert new papers and merge known ones, in one transaction."""
-        with self.pool.connection() as conn, conn.transaction():
-            report = self.upsert_in(conn, papers)
-        self.clear_term_caches()
-        return report
-
-    def upsert_in(self, conn: psycopg.Connection, papers: Iterable[Paper]) -> UpsertReport:
-        """:meth:`upsert` inside the caller's transaction (so vectors can commit with their papers)."""
         report = UpsertReport()
-        for paper in papers:
-            self._upsert_one(conn, paper, report)
-        if report.new or report.updated:
-            bump_version(conn)
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
+            for paper in papers:
+                self._upsert_one(conn, paper, report)
+            if report.new or report.updated:
+                bump_version(conn)
+        self.clear_term_caches()
         return report
 
     @staticmethod
@@ -250,14 +247,6 @@ class PgPaperStore(PgVectorTable):
         """Every paper's id and text hash."""
         with self.pool.connection() as conn:
             return {int(r[0]): str(r[1]) for r in conn.execute("SELECT id, text_hash FROM papers")}
-
-    def texts(self, paper_ids: Sequence[int], conn: psycopg.Connection | None = None) -> dict[int, tuple[str, str]]:
-        """(title, abstract) by id, for embedding (in ``conn``'s transaction when given)."""
-        sql = "SELECT id, title, abstract FROM papers WHERE id = ANY(%s)"
-        if conn is not None:
-            return {int(r[0]): (r[1], r[2]) for r in conn.execute(sql, (list(paper_ids),))}
-        with self.pool.connection() as own:
-            return {int(r[0]): (r[1], r[2]) for r in own.execute(sql, (list(paper_ids),))}
 
     def find_exact(self, query: str) -> list[int]:
         """Ids of papers whose normalized title, arXiv id or public id equals the query."""
