@@ -115,7 +115,28 @@ def _scratch_url(url: str) -> str:
     return make_conninfo(url, options=f"-c search_path={SCHEMA},public")
 
 
-def bench_postgres(url: str, n: int) -> dict[str, Any]:
+class Figures(dict):  # type: ignore[type-arg]
+    """Figures that are also printed as they are measured (a long run that is stopped keeps what it had)."""
+
+    def __init__(self, out: Any = None, **initial: Any) -> None:
+        super().__init__()
+        self.out = out
+        for key, value in initial.items():
+            self[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if self.out is not None:
+            self.out.write(f"  {key:28s} {value:.3f}\n" if isinstance(value, float) else f"  {key:28s} {value}\n")
+            self.out.flush()
+
+    def update(self, other: Any = (), **kwargs: Any) -> None:  # type: ignore[override]
+        """Set each item (printing it)."""
+        for key, value in dict(other, **kwargs).items():
+            self[key] = value
+
+
+def bench_postgres(url: str, n: int, out: Any = None) -> dict[str, Any]:
     """Load ``n`` synthetic papers into a scratch schema with COPY, build the indexes, time searches."""
     import psycopg
     from pgvector.psycopg import register_vector
@@ -129,7 +150,7 @@ def bench_postgres(url: str, n: int) -> dict[str, Any]:
         admin.execute(f"CREATE SCHEMA {SCHEMA}")
     scratch = _scratch_url(url)
     storage = PostgresStorage(scratch)
-    row: dict[str, Any] = {"papers": n}
+    row = Figures(out, papers=n)
     try:
         storage.prepare_vectors(MODEL, DIM)
         corpus = Corpus(n)
@@ -241,13 +262,13 @@ def _search_figures(store: Any, index: Any, queries: list[tuple[str, np.ndarray]
     return figures
 
 
-def bench_sqlite(n: int) -> dict[str, Any]:
+def bench_sqlite(n: int, out: Any = None) -> dict[str, Any]:
     """The same synthetic papers in the SQLite + FAISS backend (ingest through the store's vector path)."""
     from retrieval.models import Paper
     from retrieval.query.search import HybridSearcher
     from retrieval.storage.sqlite.storage import SqliteStorage
 
-    row: dict[str, Any] = {"papers": n}
+    row = Figures(out, papers=n)
     corpus = Corpus(n)
     with tempfile.TemporaryDirectory() as tmp:
         storage = SqliteStorage(Path(tmp))
@@ -280,18 +301,16 @@ def run_postgres_bench(url: str, sizes: list[int], sqlite_at: int | None, out: A
     """Print and return the figures for each size (and SQLite at ``sqlite_at``)."""
     results: dict[str, Any] = {}
 
-    def show(title: str, figures: dict[str, Any]) -> None:
-        results[title] = figures
+    def show(title: str, run: Any, n: int) -> None:
         out.write(f"\n== {title}\n")
-        for key, value in figures.items():
-            out.write(f"  {key:28s} {value:.3f}\n" if isinstance(value, float) else f"  {key:28s} {value}\n")
         out.flush()
+        results[title] = dict(run(n, out))
 
     for n in sizes:
-        show(f"postgres + pgvector at {n:,} synthetic papers", bench_postgres(url, n))
+        show(f"postgres + pgvector at {n:,} synthetic papers", lambda k, o: bench_postgres(url, k, o), n)
         if sqlite_at == n:
-            show(f"sqlite + faiss at {n:,} synthetic papers", bench_sqlite(n))
+            show(f"sqlite + faiss at {n:,} synthetic papers", bench_sqlite, n)
     if sqlite_at is not None and sqlite_at not in sizes:
-        show(f"sqlite + faiss at {sqlite_at:,} synthetic papers", bench_sqlite(sqlite_at))
+        show(f"sqlite + faiss at {sqlite_at:,} synthetic papers", bench_sqlite, sqlite_at)
     log.debug("%s", json.dumps(results, default=str))
     return results

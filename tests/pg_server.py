@@ -67,7 +67,8 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, base: Path | None = None) -> None:
+    def __init__(self, base: Path | None = None, shared_buffers: str = "128MB") -> None:
+        self.shared_buffers = shared_buffers
         self.install = install_dir()
         self.bin = self.install / "bin"
         if os.geteuid() == 0:
@@ -161,7 +162,7 @@ class TestServer:
                     "-c",
                     "max_connections=100",
                     "-c",
-                    "shared_buffers=128MB",
+                    f"shared_buffers={self.shared_buffers}",
                 ],
                 preexec_fn=_as_user(self.uid, self.gid),
                 env=self._env(),
@@ -215,7 +216,10 @@ class TestServer:
 
 if __name__ == "__main__":  # pragma: no cover - manual use
     logging.basicConfig(level=logging.INFO)
-    server = TestServer(Path(os.environ["PAPERBOT_PG_DIR"]) if os.environ.get("PAPERBOT_PG_DIR") else None).start()
+    server = TestServer(
+        Path(os.environ["PAPERBOT_PG_DIR"]) if os.environ.get("PAPERBOT_PG_DIR") else None,
+        shared_buffers=os.environ.get("PAPERBOT_PG_SHARED_BUFFERS", "128MB"),
+    ).start()
     log.warning("PostgreSQL ready at %s (Ctrl-C stops it)", server.url())
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
