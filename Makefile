@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: an unpinned torch would pull several GB of CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Export the embedding model to ONNX once (cached per user); otherwise the first start does it.
+	$(BIN)/paperbot setup-model
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -20,6 +20,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from bench.ingest_bench import DEFAULT_CORPUS, bench_import, bench_threads, load_average
+from retrieval.encoder.spec import DEFAULT_MODEL
+
 QUESTIONS = [
     "Is there a paper on pruning convolutional filters for medical images?",
     "which optimizer adapts learning rates from moment estimates?",
@@ -53,29 +56,6 @@ def _child(code: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - started
     return wall, json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def bench_build(env: dict[str, str], data_dir: Path) -> dict[str, float]:
-    """Build the bundled library from scratch in a child process: seconds and peak RSS."""
-    code = "\n".join(
-        [
-            "import json, resource, time",
-            "from pathlib import Path",
-            "t = time.perf_counter()",
-            "from retrieval.library import Library",
-            f"lib = Library.open(Path({str(data_dir)!r}))",
-            "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
-            "print(json.dumps({'s': time.perf_counter() - t, 'rss': rss, 'papers': lib.index.size,"
-            " 'sentences': lib.index.sentence_count}))",
-        ]
-    )
-    _, out = _child(code, env)
-    return {
-        "build_s": out["s"],
-        "build_peak_rss_mb": out["rss"] / 1024,
-        "papers": out["papers"],
-        "sentences": out["sentences"],
-    }
 
 
 def bench_cold_start(env: dict[str, str], data_dir: Path, runs: int) -> dict[str, float]:
@@ -211,9 +191,15 @@ def bench_lexical_scale(n: int, queries: int = 100) -> dict[str, float]:
 
 
 def run_bench(
-    data_dir: Path | None, *, model: str | None, sizes: list[int], quick: bool, out: TextIO
+    data_dir: Path | None,
+    *,
+    model: str | None,
+    sizes: list[int],
+    quick: bool,
+    out: TextIO,
+    corpus: Path | None = DEFAULT_CORPUS,
 ) -> dict[str, Any]:
-    """Run every benchmark and print the figures."""
+    """Run every benchmark and print the figures (``quick``: fewer repetitions, smaller sizes)."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     if model:
         env["PAPERBOT_MODEL"] = model
@@ -226,9 +212,23 @@ def run_bench(
             out.write(f"  {key:28s} {value:.3f}\n" if isinstance(value, float) else f"  {key:28s} {value}\n")
         out.flush()
 
+    out.write(f"load average before: {load_average()} (figures are noisy on a shared machine)\n")
+    from retrieval.encoder.embedder import load_embedder
+
+    load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)  # the ONNX export, once, if missing
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(tmp) / "bundled"
-        show("index build (bundled corpus, fresh process)", bench_build(env, built))
+        show("ingest: bundled corpus into a fresh library (fresh process)", bench_import(env, built, "bundled"))
+        if corpus is not None and corpus.is_file():
+            limit = 300 if quick else 0
+            title = f"ingest: {corpus.name}{f' (first {limit})' if limit else ''} into a fresh library (fresh process)"
+            show(title, bench_import(env, Path(tmp) / "corpus", str(corpus), limit))
+        else:
+            out.write(f"\n(corpus ingest skipped: no file {corpus}; pass --corpus)\n")
+        show(
+            "encoder threads (320 sentences; as is, and with one more busy core)",
+            bench_threads(env, 96 if quick else 320, model),
+        )
         show("cold start to first answer (fresh process, built index)", bench_cold_start(env, built, 2 if quick else 5))
         show("warm ask vs. question encoding (bundled corpus)", bench_warm(built, 2 if quick else 10))
         try:
@@ -249,9 +249,10 @@ def run_bench(
         show("feed ingest (one day of 50 papers, fetch to searchable)", bench_ingest(scratch, 50))
         scratch.close()
     dim = 384
-    scale_sizes = [1_000, 10_000, 50_000] if quick else sorted({1_000, 10_000, 50_000, *sizes})
+    scale_sizes = [1_000, 5_000] if quick else sorted({1_000, 10_000, 50_000, *sizes})
     for row in bench_scale(scale_sizes, dim):
         show(f"dense search at {row['papers']:,} synthetic papers", row)
-    show("lexical BM25 at scale", bench_lexical_scale(10_000 if quick else max(sizes)))
+    show("lexical BM25 at scale", bench_lexical_scale(2_000 if quick else max(sizes)))
+    out.write(f"\nload average after: {load_average()}\n")
     out.write(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB\n")
     return results

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -26,15 +27,38 @@ log = logging.getLogger("paperbot")
 LibraryFactory = Callable[[], "Library"]
 
 # Exit codes of run_bot.
-EXIT_OK, EXIT_CONFIG, EXIT_LOGIN, EXIT_UNREACHABLE, EXIT_LIBRARY = 0, 2, 3, 4, 5
+EXIT_OK, EXIT_CONFIG, EXIT_LOGIN, EXIT_UNREACHABLE, EXIT_LIBRARY, EXIT_COMMANDS = 0, 2, 3, 4, 5, 6
+# Discord's JSON error codes the bot reacts to.
+UNKNOWN_INTERACTION, MISSING_ACCESS, INVALID_FORM_BODY = 10062, 50001, 50035
 
 
 class LibraryOpenError(RuntimeError):
     """The paper library could not be opened at startup."""
 
 
+class CommandSyncError(RuntimeError):
+    """Discord rejected the slash command definitions themselves: the bot would run without commands."""
+
+
+def use_api_base(config: BotConfig) -> None:
+    """Point discord.py's REST client (and so interaction callbacks and webhooks) at ``PAPERBOT_DISCORD_API_BASE``.
+
+    Process-wide on purpose: discord.py keeps the base URL on its ``Route`` class.
+    """
+    if config.api_url:
+        discord.http.Route.BASE = config.api_url
+        log.info("Discord API base: %s", config.api_url)
+
+
+def is_expired(error: BaseException) -> bool:
+    """Whether Discord said the interaction is unknown: not acknowledged within its 3 s, or answered twice."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
+
+
 def error_message(error: app_commands.AppCommandError) -> tuple[str, bool]:
     """What to tell the user about a failed command, and whether it was unexpected (log a traceback)."""
+    if isinstance(error, app_commands.CommandNotFound):
+        return "That command no longer exists (Discord may still list it for a while); see `/help`.", False
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Easy! You can ask again in {max(1, round(error.retry_after))} s.", False
     if isinstance(error, app_commands.MissingPermissions):
@@ -61,6 +85,9 @@ class PaperBot(commands.Bot):
         library: Library | None = None,
         **kwargs: object,
     ) -> None:
+        if isinstance(self, commands.AutoShardedBot) and config.shard_count:
+            kwargs.setdefault("shard_count", config.shard_count)
+            kwargs.setdefault("shard_ids", list(config.shard_ids) if config.shard_ids is not None else None)
         intents = discord.Intents.none()
         intents.guilds = True  # Channels and our own permissions; no privileged intents.
         super().__init__(
@@ -78,6 +105,8 @@ class PaperBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Open the library (off the event loop), load the cogs, register the buttons, sync commands."""
+        if self.config.api_url:
+            await self.use_gateway_from_api()
         if self.library is None:
             if self._library_factory is None:
                 raise RuntimeError("PaperBot needs a library or a library_factory")
@@ -102,8 +131,19 @@ class PaperBot(commands.Bot):
             await self.add_cog(cog)
         self.add_dynamic_items(FeedbackButton, MoreLikeThisButton)
 
+    async def use_gateway_from_api(self) -> None:
+        """Connect to the gateway the configured API names (``GET /gateway/bot``), not the built-in Discord URL."""
+        _, url, _ = await self.http.get_bot_gateway()
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        log.info("gateway: %s", url)
+
     async def sync_commands(self) -> None:
-        """Sync slash commands to ``DISCORD_GUILD_ID`` (instant) or globally (may take up to an hour)."""
+        """Sync slash commands to ``DISCORD_GUILD_ID`` (instant) or globally (may take up to an hour).
+
+        Raises :class:`CommandSyncError` when Discord rejects the definitions (400, 50035): running
+        without working commands would only hide the problem. Other failures are logged with what
+        Discord said; commands synced earlier keep working.
+        """
         try:
             if self.config.guild_id:
                 guild = discord.Object(id=self.config.guild_id)
@@ -114,8 +154,26 @@ class PaperBot(commands.Bot):
                 synced = await self.tree.sync()
                 log.info("synced %d global commands", len(synced))
         except discord.HTTPException as exc:
-            # Commands synced earlier still work; a bad DISCORD_GUILD_ID is the usual cause.
-            log.error("could not sync slash commands (%s %s); check DISCORD_GUILD_ID", exc.status, exc.text)
+            said = f"{exc.status} {exc.code}: {exc.text}".replace("\n", "; ")
+            if exc.status == 400 or exc.code == INVALID_FORM_BODY:
+                raise CommandSyncError(f"Discord rejected the slash command definitions ({said})") from None
+            if self.config.guild_id and (exc.status == 403 or exc.code == MISSING_ACCESS):
+                log.error(
+                    "could not sync slash commands to guild %s (%s); check DISCORD_GUILD_ID and that the bot "
+                    "was invited to that server with the applications.commands scope",
+                    self.config.guild_id,
+                    said,
+                )
+            else:
+                log.error("could not sync slash commands (%s); commands synced earlier keep working", said)
+
+    def serves_guild(self, guild_id: int) -> bool:
+        """Whether this process's shards receive ``guild_id`` (Discord: shard = (guild_id >> 22) % shard_count)."""
+        count = self.shard_count
+        shard_ids = getattr(self, "shard_ids", None)
+        if not count or shard_ids is None:
+            return True
+        return (guild_id >> 22) % count in shard_ids
 
     async def on_ready(self) -> None:
         """Log who we are and where."""
@@ -123,10 +181,16 @@ class PaperBot(commands.Bot):
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """The one error handler: a brief private reply to the user, the details in the log."""
+        name = interaction.command.qualified_name if interaction.command else _command_name(interaction)
+        original = getattr(error, "original", error)
+        if is_expired(original):
+            # Nothing can reach the user any more; a traceback would only say what this line says.
+            log.warning("/%s: the interaction expired before I answered (Discord allows 3 s to acknowledge)", name)
+            return
         message, unexpected = error_message(error)
-        name = interaction.command.qualified_name if interaction.command else "?"
-        if unexpected:
-            original = getattr(error, "original", error)
+        if isinstance(error, app_commands.CommandNotFound):
+            log.warning("unknown command /%s (removed or renamed; Discord may list it until it syncs)", name)
+        elif unexpected:
             log.error("command /%s failed", name, exc_info=(type(original), original, original.__traceback__))
         else:
             log.info("command /%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
@@ -145,8 +209,13 @@ class PaperBot(commands.Bot):
         return paper, (self.library.similar(paper_id, top_k) if paper else [])
 
 
+def _command_name(interaction: discord.Interaction) -> str:
+    data = interaction.data or {}
+    return str(data.get("name", "?"))
+
+
 class ShardedPaperBot(PaperBot, commands.AutoShardedBot):
-    """:class:`PaperBot` with automatic sharding (``PAPERBOT_SHARDED=true``), for large deployments."""
+    """:class:`PaperBot` with sharding (``PAPERBOT_SHARD_COUNT``/``PAPERBOT_SHARD_IDS``), for large deployments."""
 
 
 def make_bot(config: BotConfig, library_factory: LibraryFactory | None = None, **kwargs: object) -> PaperBot:
@@ -171,18 +240,30 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def run_bot(config: BotConfig | None = None, library_factory: LibraryFactory | None = None) -> int:
+def apply_log_level(config: BotConfig, verbose: bool = False) -> None:
+    """``PAPERBOT_LOG_LEVEL`` for the whole process (``-v`` lowers it to INFO when it is higher)."""
+    level = logging.getLevelName(config.log_level)
+    if verbose:
+        level = min(level, logging.INFO)
+    logging.getLogger().setLevel(level)
+
+
+def run_bot(
+    config: BotConfig | None = None, library_factory: LibraryFactory | None = None, *, verbose: bool = False
+) -> int:
     """Run the bot until stopped; returns the process exit code.
 
     Misconfiguration and connection problems give one clear log line and a non-zero code (no
     traceback): 2 missing or malformed settings/token, 3 token rejected by Discord, 4 Discord
-    unreachable, 5 library cannot be opened.
+    unreachable, 5 library cannot be opened, 6 Discord rejected the slash command definitions.
     """
     try:
         config = config or BotConfig.from_env()
         config.check_token()
     except ConfigError as exc:
         return _fail(EXIT_CONFIG, str(exc))
+    apply_log_level(config, verbose)
+    use_api_base(config)
     bot = make_bot(config, library_factory or _default_factory(config))
 
     async def main() -> None:
@@ -195,6 +276,8 @@ def run_bot(config: BotConfig | None = None, library_factory: LibraryFactory | N
         log.info("stopped")
     except LibraryOpenError as exc:
         return _fail(EXIT_LIBRARY, str(exc))
+    except CommandSyncError as exc:
+        return _fail(EXIT_COMMANDS, str(exc))
     except discord.LoginFailure:
         return _fail(
             EXIT_LOGIN, "Discord rejected DISCORD_TOKEN (login failed); reset the token in the developer portal"

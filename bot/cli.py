@@ -87,7 +87,7 @@ def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args)
     paper = library.find_paper(args.query)
     if paper is None:
-        print(f"no paper matches {args.query!r}", file=sys.stderr)
+        print(f"no paper matches {args.query!r}; try other words from its title", file=sys.stderr)
         return 1
     out.write(render_paper(paper) + "\n")
     return 0
@@ -125,13 +125,13 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = _open_library(args, seed=not args.no_default_corpus)
     # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
     report = library.add_papers(papers) if papers else None
-    if args.rebuild:
-        library.reembed()
+    reembedded = library.reembed().embedded if args.rebuild else None
     new, updated = (len(report.new), len(report.updated)) if report else (0, 0)
     unchanged = report.unchanged if report else 0
     out.write(
         f"{new} new, {updated} updated, {unchanged} unchanged, {errors} skipped; "
-        f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
+        + (f"{reembedded} re-embedded; " if reembedded is not None else "")
+        + f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
     )
     return 0
 
@@ -210,7 +210,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.database_url:  # the bot opens its library from the environment
         os.environ["PAPERBOT_DATABASE_URL"] = args.database_url
     # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
-    return run_bot()
+    return run_bot(verbose=args.verbose)
 
 
 def cmd_migrate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -241,7 +241,12 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(json.dumps(results, default=str) + "\n")
         return 0
     results = run_bench(
-        args.data_dir, model=args.model, sizes=args.sizes or [10_000, 100_000], quick=args.quick, out=out
+        args.data_dir,
+        model=args.model,
+        sizes=args.sizes or [10_000, 100_000],
+        quick=args.quick,
+        out=out,
+        corpus=args.corpus,
     )
     if args.json:
         out.write(json.dumps(results, default=str) + "\n")
@@ -342,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic library sizes (default 10,000 and 100,000; with --database-url 100,000 and 1,000,000)",
     )
     p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("../shared/benchmarks/scifact-train/corpus.jsonl"),
+        help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
+    )
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
     p.set_defaults(func=cmd_bench)
 

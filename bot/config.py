@@ -19,14 +19,27 @@ _FALSE = {"0", "false", "no", "off", ""}
 ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("DISCORD_TOKEN", "", "Bot token from the Discord developer portal (Bot → Reset Token). Required for `run`."),
     ("DISCORD_GUILD_ID", "", "Sync slash commands to this one server only (instant; for development). Empty: global."),
-    ("PAPERBOT_SHARDED", "false", "Use AutoShardedBot: advisable past ~1,000 servers, required by Discord at 2,500."),
+    (
+        "PAPERBOT_SHARD_COUNT",
+        "",
+        "Shards in the whole deployment (AutoShardedBot; needed by Discord from 2,500 servers). Empty: not sharded.",
+    ),
+    ("PAPERBOT_SHARD_IDS", "", "This process's shards, e.g. 0,1 (empty: all of them). Needs PAPERBOT_SHARD_COUNT."),
+    ("PAPERBOT_SHARDED", "false", "Older switch: true = AutoShardedBot with the shard count Discord recommends."),
     ("PAPERBOT_ASK_COOLDOWN", "10", "Seconds a user waits between two /ask (0 disables the cooldown)."),
     ("PAPERBOT_DIGEST_SIZE", "10", "Papers per digest post and per /today (1-25)."),
     ("PAPERBOT_DATA_DIR", "", "Library folder (SQLite + index). Empty: the per-user data folder."),
     ("PAPERBOT_MODEL", "", "Sentence-transformers model name or path. Empty: the bundled all-MiniLM-L6-v2."),
     ("PAPERBOT_HF_BASE", "https://huggingface.co", "Base URL of the Hugging Face daily papers API (the live feed)."),
     ("PAPERBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+    (
+        "PAPERBOT_DISCORD_API_BASE",
+        "",
+        "Discord-API-compatible base URL, e.g. an HTTP proxy such as nirn-proxy (http://proxy:8080/api). Empty: Discord.",
+    ),
+    ("PAPERBOT_DIGEST_TICK", "60", "Seconds between two checks for due daily posts."),
 )
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(ValueError):
@@ -46,6 +59,10 @@ class BotConfig:
     model: str | None = None
     hf_base: str | None = None
     log_level: str = "INFO"
+    api_base: str | None = None
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    digest_tick: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> BotConfig:
@@ -56,17 +73,42 @@ class BotConfig:
                 load_dotenv(find_dotenv(usecwd=True), override=False)
             env = os.environ
         data_dir = env.get("PAPERBOT_DATA_DIR", "").strip()
+        log_level = env.get("PAPERBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if log_level not in _LEVELS:
+            raise ConfigError(f"PAPERBOT_LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {log_level[:40]!r}")
+        shard_count = _int(env, "PAPERBOT_SHARD_COUNT", None, minimum=1)
+        shard_ids = _shard_ids(env, shard_count)
+        tick = _float(env, "PAPERBOT_DIGEST_TICK", 60.0)
+        if not 0.1 <= tick <= 3600:
+            raise ConfigError(f"PAPERBOT_DIGEST_TICK must be 0.1..3600 seconds, got {tick}")
         return cls(
             token=env.get("DISCORD_TOKEN", "").strip(),
             guild_id=_int(env, "DISCORD_GUILD_ID", None, minimum=1),
-            sharded=_bool(env, "PAPERBOT_SHARDED", False),
+            sharded=_bool(env, "PAPERBOT_SHARDED", False) or shard_count is not None,
             ask_cooldown=_float(env, "PAPERBOT_ASK_COOLDOWN", 10.0),
             digest_size=_int(env, "PAPERBOT_DIGEST_SIZE", 10, minimum=1, maximum=25) or 10,
             data_dir=Path(data_dir).expanduser() if data_dir else None,
             model=env.get("PAPERBOT_MODEL", "").strip() or None,
             hf_base=env.get("PAPERBOT_HF_BASE", "").strip().rstrip("/") or None,
-            log_level=env.get("PAPERBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            log_level=log_level,
+            api_base=_api_base(env),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
+            digest_tick=tick,
         )
+
+    @property
+    def api_url(self) -> str | None:
+        """The versioned REST base discord.py should use (``…/api/v10``), or None for Discord itself."""
+        if not self.api_base:
+            return None
+        return self.api_base if re.search(r"/v\d+$", self.api_base) else f"{self.api_base}/v10"
+
+    def on_my_shards(self, guild_id: int) -> bool:
+        """Whether this process serves ``guild_id`` (Discord's rule: shard = (guild_id >> 22) % shard_count)."""
+        if not self.shard_count or self.shard_ids is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     def check_token(self) -> None:
         """Raise :class:`ConfigError` with one clear line when the token is missing or malformed."""
@@ -78,6 +120,30 @@ class BotConfig:
             raise ConfigError(
                 "DISCORD_TOKEN is malformed: expected three dot-separated parts as shown by the developer portal"
             )
+
+
+def _api_base(env: Mapping[str, str]) -> str | None:
+    raw = env.get("PAPERBOT_DISCORD_API_BASE", "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
+        raise ConfigError(f"PAPERBOT_DISCORD_API_BASE must be an http(s) URL, got {raw[:60]!r}")
+    return raw
+
+
+def _shard_ids(env: Mapping[str, str], shard_count: int | None) -> tuple[int, ...] | None:
+    raw = env.get("PAPERBOT_SHARD_IDS", "").strip()
+    if not raw:
+        return None
+    if shard_count is None:
+        raise ConfigError("PAPERBOT_SHARD_IDS needs PAPERBOT_SHARD_COUNT (the number of shards in the deployment)")
+    try:
+        ids = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError:
+        raise ConfigError(f"PAPERBOT_SHARD_IDS must be comma-separated integers, got {raw[:40]!r}") from None
+    if not ids or ids[0] < 0 or ids[-1] >= shard_count:
+        raise ConfigError(f"PAPERBOT_SHARD_IDS must be between 0 and {shard_count - 1}, got {raw[:40]!r}")
+    return ids
 
 
 def _int(

@@ -60,6 +60,8 @@ class DailyPoster:
         """Post every due digest; returns (guild id, day, outcome) for each server that was due."""
         now = now or st.utcnow()
         due = await asyncio.to_thread(self.bot.state.due, now)
+        # Several processes may share the library: each posts only for the servers on its shards.
+        due = [(settings, day) for settings, day in due if self.bot.serves_guild(settings.guild_id)]
         if not due:
             return []
         if self._last_refresh is None or now - self._last_refresh >= REFRESH_EVERY:

@@ -31,11 +31,27 @@ async def reply(
         kwargs["embed"] = embed
     try:
         if interaction.response.is_done():
+            if ephemeral:
+                await drop_public_thinking(interaction)
             await interaction.followup.send(**kwargs)  # type: ignore[arg-type]
         else:
             await interaction.response.send_message(**kwargs)  # type: ignore[arg-type]
     except discord.HTTPException as exc:
         log.warning("could not reply to interaction %s: %s", getattr(interaction, "id", "?"), exc)
+
+
+async def drop_public_thinking(interaction: discord.Interaction) -> None:
+    """Delete a public "is thinking…" message still waiting for its content.
+
+    Discord turns the first follow-up after a defer into that message, ignoring the follow-up's
+    ephemeral flag: a private reply (an error, "no match") would be posted to the whole channel.
+    Deleted first, the follow-up becomes a message of its own and stays private.
+    """
+    if interaction.response.type is not discord.InteractionResponseType.deferred_channel_message:
+        return
+    original = await interaction.original_response()
+    if original.flags.loading and not original.flags.ephemeral:
+        await original.delete()
 
 
 def require_manage_guild(interaction: discord.Interaction) -> None:

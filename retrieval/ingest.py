@@ -78,7 +78,7 @@ class IngestReport:
     embedded: int = 0
     sentences: int = 0
     seconds: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "store"), 0.0)
+        default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "store", "index"), 0.0)
     )
 
     def add_upsert(self, report: object) -> None:

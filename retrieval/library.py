@@ -27,7 +27,7 @@ from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
 from retrieval.storage.protocol import Storage, VectorIndex, open_storage
 from retrieval.storage.protocol import database_url as _database_url
 from retrieval.storage.sqlite.storage import DB_NAME, INDEX_DIR
-from retrieval.text import clean_question, has_content
+from retrieval.text import clean_question, has_content, query_terms
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,18 @@ __all__ = ["DB_NAME", "INDEX_DIR", "Library", "LibraryStats", "default_data_dir"
 
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
+
+
+def _single_threaded_blas() -> None:
+    """NumPy's BLAS on one thread: a question's products are small (the bundled corpus: 3,307 x 384).
+
+    Measured on the shared 2-core machine (load ~8): warm ask p50 78-90 ms with OpenBLAS's two
+    threads, 39-62 ms with one, encode alone 51-59 against 28-42 ms; waking a sleeping BLAS
+    thread on busy cores costs more than the product itself (0.09 ms).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def default_data_dir() -> Path:
@@ -62,6 +74,21 @@ class LibraryStats:
     dimension: int
     data_dir: str
     backend: str
+
+
+# Cosine of query and paper from which a search hit counts as a match for a paper lookup. Measured
+# on the bundled corpus (bench/title_floor.py): nonsense and off-topic queries top out near 0.23,
+# while title fragments whose words are not all in the title mostly score above 0.3.
+TITLE_MATCH_COSINE = 0.30
+
+
+def is_title_match(query: str, hit: Hit) -> bool:
+    """Whether a search hit answers a lookup by title words: exact, close in meaning, or every query word in its title."""
+    if hit.exact or hit.dense_score >= TITLE_MATCH_COSINE:
+        return True
+    terms = query_terms(query)
+    title = set(query_terms(hit.paper.title))
+    return bool(terms) and all(term in title for term in terms)
 
 
 class Library:
@@ -99,6 +126,7 @@ class Library:
         ``progress``: a progress display (None: on a terminal, for long imports).
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
+        _single_threaded_blas()
         storage = open_storage(data_dir, _database_url(database_url))
         try:
             store = storage.papers
@@ -155,7 +183,7 @@ class Library:
         return self.store.get(paper_id)
 
     def find_paper(self, query: str) -> Paper | None:
-        """A paper by exact id or title, else the best search hit."""
+        """A paper by exact id or title, else the best search hit if it is relevant enough (else None)."""
         cleaned = clean_question(query)
         if not has_content(cleaned):
             return None
@@ -165,7 +193,7 @@ class Library:
         if exact:
             return exact
         hits = self.search(cleaned, 1)
-        return hits[0].paper if hits else None
+        return hits[0].paper if hits and is_title_match(cleaned, hits[0]) else None
 
     def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
         """(id, title) pairs for autocomplete."""
@@ -178,9 +206,11 @@ class Library:
         every committed chunk, and calling it again with the same papers resumes.
         """
         report = ingest_papers(self.store, self.embedder, papers, progress=progress)
+        started = time.perf_counter()
         with self._lock:
             if report.new or report.updated or report.embedded:
                 self.index.sync(self.store)
+        report.seconds["index"] += time.perf_counter() - started
         return report
 
     def reembed(self, progress: bool | None = None) -> IngestReport:

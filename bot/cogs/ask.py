@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.interactions import NO_MENTIONS, reply
 from bot.render.embeds import answer_embed, similar_embed
 from retrieval.models import Answer
+from retrieval.text import clean_question, has_content
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -114,10 +115,18 @@ class MoreLikeThisButton(discord.ui.DynamicItem[discord.ui.Button], template=r"p
         await interaction.followup.send(embed=similar_embed(paper, hits), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
+NO_WORDS = (
+    "Your question has nothing to search for once mentions are left out; ask in words, "
+    "e.g. `/ask question: how does speculative decoding speed up inference?`"
+)
+
+
 def answer_view(answer: Answer) -> discord.ui.View:
-    """👍 / 👎 about the top paper, and "More like this" when the answer cites one."""
+    """👍 / 👎 about the top paper, and "More like this" when the answer cites one (no buttons without one)."""
     view = discord.ui.View(timeout=None)
-    top = answer.sources[0].paper_id if answer.sources else 0
+    if not answer.sources:
+        return view
+    top = answer.sources[0].paper_id
     view.add_item(FeedbackButton("up", top))
     view.add_item(FeedbackButton("down", top))
     if answer.sources and not answer.abstained:
@@ -145,7 +154,13 @@ class AskCog(commands.Cog):
         top_k: app_commands.Range[int, 1, 10] = 5,
         private: bool = False,
     ) -> None:
-        """Defer at once, answer off the event loop, follow up with the answer embed and buttons."""
+        """Defer at once, answer off the event loop, follow up with the answer embed and buttons.
+
+        A question with no words (only mentions, emoji or punctuation) gets a private hint instead.
+        """
+        if not has_content(clean_question(question)):
+            await reply(interaction, NO_WORDS)
+            return
         await interaction.response.defer(ephemeral=private, thinking=True)
         answer = await asyncio.to_thread(self.bot.library.ask, question, top_k)
         await interaction.followup.send(

@@ -109,7 +109,8 @@ class DigestCog(commands.Cog):
         self.poster = DailyPoster(bot, refresh)
 
     async def cog_load(self) -> None:
-        """Start the daily loop."""
+        """Start the daily loop, ticking every ``PAPERBOT_DIGEST_TICK`` seconds."""
+        self.daily.change_interval(seconds=getattr(self.bot.config, "digest_tick", 60.0))
         self.daily.start()
 
     async def cog_unload(self) -> None:

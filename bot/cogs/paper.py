@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Autocomplete must answer within 3 s; give up well before and offer nothing rather than fail.
 AUTOCOMPLETE_TIMEOUT = 1.5
+# A lookup that takes longer than this is acknowledged with a public "thinking…" first (Discord allows 3 s).
+QUICK_ANSWER = 1.5
+NO_MATCH = "No paper in the library matches that; try other words from its title, or pick a suggestion as you type."
 _CHOICE_VALUE = re.compile(r"^id:(\d+)$")
 
 
@@ -54,13 +57,23 @@ class PaperCog(commands.Cog):
     @app_commands.command(name="paper", description="Show one paper: abstract, authors, date and links")
     @app_commands.describe(query="Title, arXiv id or keywords (pick a suggestion as you type)")
     async def paper(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
-        """Defer, look the paper up off the event loop, follow up with its embed."""
-        await interaction.response.defer(thinking=True)
-        paper = await asyncio.to_thread(self.lookup, query)
+        """Look the paper up off the event loop; show it to the channel, or say privately that nothing matches.
+
+        The visibility must be known when acknowledging (after a public defer Discord makes the first
+        follow-up public whatever it asks), so a quick lookup is answered directly; a slow one defers
+        publicly and a "no match" then replaces the thinking message with a private reply.
+        """
+        lookup = asyncio.ensure_future(asyncio.to_thread(self.lookup, query))
+        done, _ = await asyncio.wait({lookup}, timeout=QUICK_ANSWER)
+        if not done:
+            await interaction.response.defer(thinking=True)
+        paper = await lookup
         if paper is None:
-            await reply(interaction, "No paper in the library matches that; try other words from its title.")
-            return
-        await interaction.followup.send(embed=paper_embed(paper), allowed_mentions=NO_MENTIONS)
+            await reply(interaction, NO_MATCH)
+        elif interaction.response.is_done():
+            await interaction.followup.send(embed=paper_embed(paper), allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(embed=paper_embed(paper), allowed_mentions=NO_MENTIONS)
 
     @paper.autocomplete("query")
     async def paper_autocomplete(

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,14 @@ log = logging.getLogger(__name__)
 # Texts per forward pass in bulk encoding, after sorting by length (little padding either way;
 # larger batches gained nothing measurable on 2 cores).
 BATCH = 32
-# Threads of one forward pass (env PAPERBOT_ENCODER_THREADS). Measured with `paperbot bench`
-# on this 2-core machine: see the README ("How it works") for the figures behind the default.
-DEFAULT_THREADS = 1
+# Threads of one forward pass (env PAPERBOT_ENCODER_THREADS), with spinning off: idle threads
+# sleep instead of burning a core that another process (or the event loop) needs. Measured on
+# this 2-core machine while it was shared (load 8-12; three interleaved rounds, question p50 /
+# bulk sentences/s): as is, 1 thread 44-98 ms / 4-8, 2 threads 6.5-64 ms / 6-7; with one more
+# busy-loop process, 1 thread 68-95 ms / 4, 2 threads 14-58 ms / 5-7. Two threads won every round
+# for questions and tied with two single-threaded batches in bulk. (The issue's measurement that
+# two threads fall apart under load was with spinning on.) `paperbot bench` prints the comparison.
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 
 def _threads() -> int:
@@ -41,8 +47,12 @@ def _threads() -> int:
 class Embedder:
     """Encodes questions and passages into float32 vectors (normalized when the model says so)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, threads: int | None = None) -> None:
         self.name = name
+        self.threads = threads or _threads()
+        # Batches encoded at once in bulk, each on its own thread (onnxruntime releases the GIL while
+        # it runs): as many as the cores the intra-op threads leave, so none is oversubscribed.
+        self.workers = max(1, (os.cpu_count() or 1) // self.threads)
         self.spec = ModelSpec.read(resolve_model(name))
         self.path = str(self.spec.path)
         self.dimension = self.spec.dimension
@@ -77,13 +87,11 @@ class Embedder:
         except Exception as exc:
             raise EmbedderError(f"cannot load the ONNX export of {self.name!r} ({directory}): {exc}") from exc
 
-    @staticmethod
-    def _open(path: Path) -> object:
+    def _open(self, path: Path) -> object:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        threads = _threads()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # Spinning threads burn a core waiting for work; with other processes on the cores
@@ -107,15 +115,29 @@ class Embedder:
         """Vectors for many texts, shape (n, dimension); ``on_progress(k)`` after each batch of k."""
         return self.encode_ids(self.tokenize(texts), on_progress)
 
-    def encode_ids(self, ids: Sequence[Sequence[int]], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Vectors for tokenized texts: batched by length so batches pad little."""
+    def encode_ids(
+        self,
+        ids: Sequence[Sequence[int]],
+        on_progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
+    ) -> np.ndarray:
+        """Vectors for tokenized texts: batched by length so batches pad little, ``workers`` batches at once."""
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), BATCH):
-            chunk = order[start : start + BATCH]
+        chunks = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
+        workers = min(workers or self.workers, len(chunks))
+
+        def run(chunk: list[int]) -> None:
             out[chunk] = self._forward([ids[i] for i in chunk])
             if on_progress:
                 on_progress(len(chunk))
+
+        if workers <= 1:
+            for chunk in chunks:
+                run(chunk)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="encode") as pool:
+                list(pool.map(run, chunks))
         return out
 
     def _forward(self, batch: list[Sequence[int]]) -> np.ndarray:

@@ -102,6 +102,9 @@ def _export_in_child(spec: ModelSpec, directory: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     started = time.perf_counter()
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    # The child imports this package from where the parent did, installed or not.
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     done = subprocess.run(
         [sys.executable, "-m", "retrieval.encoder.export", str(spec.path), str(tmp)],
         env=env,

@@ -130,3 +130,10 @@ def test_run_bot_turns_startup_failures_into_exit_codes(monkeypatch, caplog, rai
     assert run_bot(BotConfig(token=GOOD_TOKEN), lambda: None) == code
     assert text in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_shard_settings_reach_discord_py_and_decide_which_servers_this_process_serves():
+    bot = make_bot(BotConfig(sharded=True, shard_count=2, shard_ids=(1,)))
+    assert type(bot) is ShardedPaperBot and (bot.shard_count, bot.shard_ids) == (2, [1])
+    assert bot.serves_guild(1 << 22) and not bot.serves_guild(2 << 22)
+    assert make_bot(BotConfig()).serves_guild(2 << 22)  # not sharded: every server

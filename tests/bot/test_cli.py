@@ -143,3 +143,33 @@ def test_undecodable_bytes_and_control_characters_neither_crash_ask_nor_import(c
     main(["--data-dir", data_dir, "paper", "e1"])
     shown = capsys.readouterr().out
     assert "Epsilon study" in shown and "Epsilon values vary. Widely." in shown and "Ann Lee" in shown
+
+
+def test_paper_by_title_words_shows_it_and_nonsense_is_no_match(cli):
+    code, out, _ = cli("paper", "Pointer Networks")
+    assert code == 0 and "Pointer Networks" in out
+    code, out, err = cli("paper", "pizza recipe with pineapple")
+    assert code == 1 and out == "" and "no paper matches 'pizza recipe with pineapple'" in err
+
+
+def test_setup_model_reports_the_cached_export_without_exporting_again(capsys):
+    from retrieval.encoder.embedder import load_embedder
+    from retrieval.encoder.export import ONNX_FILE, model_cache_dir
+
+    directory = model_cache_dir(load_embedder().spec)
+    mtime = (directory / ONNX_FILE).stat().st_mtime_ns
+    code, out = main(["setup-model"]), capsys.readouterr().out
+    assert code == 0 and str(directory) in out and "fused: True" in out
+    assert (directory / ONNX_FILE).stat().st_mtime_ns == mtime
+
+
+def test_index_rebuild_reembeds_every_paper(tmp_path, capsys):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "\n".join(json.dumps({"id": f"r{i}", "title": f"Title {i}", "abstract": f"Text {i}. More."}) for i in range(3))
+    )
+    data_dir = str(tmp_path / "lib")
+    assert main(["--data-dir", data_dir, "index", "--no-default-corpus", "--corpus", str(corpus)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data_dir, "index", "--no-default-corpus", "--rebuild"]) == 0
+    assert "3 re-embedded; library: 3 papers, index: 3 papers" in capsys.readouterr().out

@@ -84,3 +84,45 @@ def test_env_vars_list_documents_every_setting_read():
     assert len(names) == len(set(names))
     assert {"DISCORD_TOKEN", "DISCORD_GUILD_ID", "PAPERBOT_SHARDED", "PAPERBOT_ASK_COOLDOWN"} <= set(names)
     assert all(comment for _, _, comment in ENV_VARS)
+
+
+def test_shard_count_and_ids_are_read_and_imply_sharding():
+    config = BotConfig.from_env({"PAPERBOT_SHARD_COUNT": "4", "PAPERBOT_SHARD_IDS": "3, 1"})
+    assert (config.sharded, config.shard_count, config.shard_ids) == (True, 4, (1, 3))
+    assert config.on_my_shards(1 << 22) and not config.on_my_shards(2 << 22)
+    assert BotConfig.from_env({"PAPERBOT_SHARD_COUNT": "2"}).shard_ids is None  # all of them
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"PAPERBOT_SHARD_IDS": "0"}, "PAPERBOT_SHARD_IDS needs PAPERBOT_SHARD_COUNT"),
+        ({"PAPERBOT_SHARD_COUNT": "2", "PAPERBOT_SHARD_IDS": "2"}, "between 0 and 1"),
+        ({"PAPERBOT_SHARD_COUNT": "2", "PAPERBOT_SHARD_IDS": "a"}, "comma-separated integers"),
+        ({"PAPERBOT_SHARD_COUNT": "0"}, "PAPERBOT_SHARD_COUNT must be >= 1"),
+        ({"PAPERBOT_DISCORD_API_BASE": "proxy:8080"}, "must be an http"),
+        ({"PAPERBOT_LOG_LEVEL": "loud"}, "PAPERBOT_LOG_LEVEL must be one of"),
+        ({"PAPERBOT_DIGEST_TICK": "0"}, "PAPERBOT_DIGEST_TICK must be"),
+    ],
+)
+def test_malformed_sharding_api_base_log_level_and_tick_give_one_clear_line(env, message):
+    with pytest.raises(ConfigError, match=message):
+        BotConfig.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "base,url",
+    [
+        ("http://nirn:8080/api", "http://nirn:8080/api/v10"),
+        ("http://nirn:8080/api/", "http://nirn:8080/api/v10"),
+        ("https://proxy.example/api/v10", "https://proxy.example/api/v10"),
+    ],
+)
+def test_api_base_gets_the_api_version_unless_it_names_one(base, url):
+    assert BotConfig.from_env({"PAPERBOT_DISCORD_API_BASE": base}).api_url == url
+    assert BotConfig.from_env({}).api_url is None
+
+
+def test_env_example_lists_every_setting():
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    assert all(f"\n{name}=" in example for name, _, _ in ENV_VARS)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from unittest.mock import MagicMock
 
 import pytest
 
 from bot import state as st
-from bot.app import PaperBot
+from bot.app import PaperBot, make_bot
 from bot.daily import DailyPoster
 from tests.bot.cogs.test_digest import make_channel
 from tests.conftest import BACKENDS
@@ -20,8 +21,18 @@ GUILDS = {(n << 22) + n: 100 + n for n in range(6)}  # guild id -> channel id; s
 
 
 def shard_bot(library, open_state, config, shard_id: int, channels: dict[int, MagicMock]) -> PaperBot:
-    """A bot running shard ``shard_id`` of 2, with its own connection to the shared database."""
-    bot = PaperBot(config, library=library, shard_id=shard_id, shard_count=2)
+    """A process running shard ``shard_id`` of 2 (PAPERBOT_SHARD_COUNT=2, PAPERBOT_SHARD_IDS=<id>), with its
+    own connection to the shared database."""
+    sharded = replace(config, sharded=True, shard_count=2, shard_ids=(shard_id,))
+    bot = make_bot(sharded, library=library)
+    bot.state = open_state()
+    bot.get_channel = MagicMock(side_effect=channels.get)
+    return bot
+
+
+def plain_bot(library, open_state, config, channels: dict[int, MagicMock]) -> PaperBot:
+    """An unsharded process with its own connection to the shared database."""
+    bot = PaperBot(config, library=library)
     bot.state = open_state()
     bot.get_channel = MagicMock(side_effect=channels.get)
     return bot
@@ -42,8 +53,15 @@ async def test_two_shard_processes_on_one_database_post_each_digest_exactly_once
     # Both processes tick at the same moment, then again after a restart-like delay and with clock skew.
     rounds = [await asyncio.gather(*(p.tick(AT_NINE) for p in posters))]
     rounds.append(await asyncio.gather(posters[0].tick(AT_NINE.replace(minute=7)), posters[1].tick(AT_NINE)))
-    posted = [(guild, outcome) for ticks in rounds for result in ticks for guild, _, outcome in result]
-    assert sorted(guild for guild, outcome in posted if outcome == st.POSTED) == sorted(GUILDS)
+    posted = [
+        (shard, guild, outcome)
+        for ticks in rounds
+        for shard, result in enumerate(ticks)
+        for guild, _, outcome in result
+    ]
+    assert sorted(guild for _, guild, outcome in posted if outcome == st.POSTED) == sorted(GUILDS)
+    # Each process posted exactly the servers on its own shard.
+    assert all((guild >> 22) % 2 == shard for shard, guild, _ in posted)
     for channel in channels.values():
         channel.send.assert_awaited_once()
     assert all(setup.log_entry(c, DAY).status == st.POSTED for c in GUILDS.values())

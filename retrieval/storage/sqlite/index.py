@@ -208,12 +208,13 @@ class DenseIndex:
             marker = store.change_marker()
             pairs = store.vector_hashes(self.model)
             have = [int(i) for i in self._a.paper_ids]
-            if have and corpus_fingerprint(pairs, have) != self.fingerprint:
+            reset = bool(have) and corpus_fingerprint(pairs, have) != self.fingerprint
+            if reset:
                 log.warning("stored papers changed since the index was built; rebuilding it from the stored vectors")
                 self._set(self._empty())
                 have = []
             missing = sorted(set(pairs) - set(have))
-            if missing:
+            if missing or reset:
                 self._extend(store, missing)
                 self.fingerprint = corpus_fingerprint(pairs, [int(i) for i in self._a.paper_ids])
                 self._save()
@@ -245,6 +246,8 @@ class DenseIndex:
         return store.change_marker() != self.marker
 
     def _extend(self, store: PaperStore, wanted: list[int]) -> None:
+        if not wanted:
+            return
         started = time.perf_counter()
         ids, groups = [], []
         for paper_id, _, vectors in store.iter_vectors(self.model, wanted):

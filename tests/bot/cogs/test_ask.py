@@ -64,11 +64,18 @@ async def test_ask_attaches_feedback_and_more_like_this_buttons_for_the_top_pape
     assert view.timeout is None  # buttons survive restarts (dynamic items)
 
 
-def test_an_abstention_gets_feedback_buttons_but_no_more_like_this():
+def test_an_abstention_gets_feedback_buttons_on_its_closest_paper_but_no_more_like_this():
+    from retrieval.models import Answer, Source
+
+    closest = Source("x1", 7, "Closest paper", "https://example.invalid/x1", 0.1, "")
+    view = answer_view(Answer("q", "", True, (closest,)))
+    assert [item.custom_id for item in view.children] == ["paperbot:vote:up:7", "paperbot:vote:down:7"]
+
+
+def test_an_answer_citing_no_paper_gets_no_buttons():
     from retrieval.models import Answer
 
-    view = answer_view(Answer("q", "", True, ()))
-    assert [item.custom_id for item in view.children] == ["paperbot:vote:up:0", "paperbot:vote:down:0"]
+    assert answer_view(Answer("q", "", True, ())).children == []
 
 
 def answer_message(question: str) -> discord.Message:

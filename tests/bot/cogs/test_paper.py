@@ -13,7 +13,8 @@ async def test_paper_by_a_picked_suggestion_shows_that_paper(bot, make_interacti
     cog = PaperCog(bot)
     interaction = make_interaction()
     await cog.paper.callback(cog, interaction, "id:3")
-    interaction.response.defer.assert_awaited_once()
+    # A quick lookup is answered at once: its visibility is known before acknowledging.
+    interaction.response.defer.assert_not_awaited()
     embed = sent(interaction)["embed"]
     assert L.fits([embed])
     assert embed.title.replace("\\", "") == library.get_paper(3).title[:256] or embed.title.endswith("…")
@@ -31,7 +32,14 @@ async def test_paper_with_no_match_says_so(bot, make_interaction):
     cog = PaperCog(bot)
     interaction = make_interaction()
     await cog.paper.callback(cog, interaction, "???")
-    assert "No paper" in sent(interaction)["content"]
+    assert "No paper" in sent(interaction)["content"] and sent(interaction)["ephemeral"]
+
+
+async def test_paper_with_unrelated_words_says_no_match_instead_of_a_random_paper(bot, make_interaction):
+    cog = PaperCog(bot)
+    interaction = make_interaction()
+    await cog.paper.callback(cog, interaction, "pizza recipe with pineapple")
+    assert "No paper" in sent(interaction)["content"] and sent(interaction)["ephemeral"]
 
 
 async def test_autocomplete_returns_at_most_25_short_choices_quickly(bot, make_interaction):

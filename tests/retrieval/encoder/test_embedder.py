@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def real_sentences() -> list[str]:
-    papers = parse_pages_dir(DEFAULT_PAGES_DIR)[:12]
+    papers = parse_pages_dir(DEFAULT_PAGES_DIR)[:6]
     sentences = [s for p in papers for s in split_sentences(p.abstract)]
     # Titles, questions, one word, and a text far past the model's 256 tokens (truncated alike).
     return [
