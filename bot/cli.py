@@ -25,7 +25,12 @@ EXIT_USAGE = 2
 def _open_library(args: argparse.Namespace, *, seed: bool = True):  # noqa: ANN202 - Library imported lazily
     from retrieval.library import Library
 
-    return Library.open(args.data_dir, model=args.model, seed_default_corpus=seed)
+    return Library.open(
+        args.data_dir,
+        model=args.model,
+        seed_default_corpus=seed,
+        database_url=args.database_url,
+    )
 
 
 def _parse_day(value: str) -> date:
@@ -207,16 +212,46 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Start the Discord bot."""
     from bot.app import run_bot
 
+    if args.database_url:  # the bot opens its library from the environment
+        os.environ["PAPERBOT_DATABASE_URL"] = args.database_url
     # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
     return run_bot(verbose=args.verbose)
+
+
+def cmd_migrate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Copy the SQLite library (papers, vectors, settings, digest log, feedback) into PostgreSQL."""
+    from retrieval.library import Library
+    from retrieval.storage.migrate import migrate_library
+
+    library = Library.open(args.data_dir, model=args.model, seed_default_corpus=False, database_url="")
+    try:
+        report = migrate_library(library, args.to)
+    finally:
+        library.close()
+    out.write(report.summary(args.to) + "\n")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the benchmark and print its figures."""
     from bench.library_bench import run_bench
 
+    url = args.database_url or os.environ.get("PAPERBOT_DATABASE_URL", "").strip()
+    if url:
+        from bench.postgres_bench import run_postgres_bench
+
+        sizes = [10_000] if args.quick else (args.sizes or [100_000, 1_000_000])
+        results = run_postgres_bench(url, sizes, sizes[0], out)
+        if args.json:
+            out.write(json.dumps(results, default=str) + "\n")
+        return 0
     results = run_bench(
-        args.data_dir, model=args.model, sizes=args.sizes, quick=args.quick, out=out, corpus=args.corpus
+        args.data_dir,
+        model=args.model,
+        sizes=args.sizes or [10_000, 100_000],
+        quick=args.quick,
+        out=out,
+        corpus=args.corpus,
     )
     if args.json:
         out.write(json.dumps(results, default=str) + "\n")
@@ -270,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperbot", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="library folder (env PAPERBOT_DATA_DIR)")
     parser.add_argument("--model", default=None, help="embedding model (env PAPERBOT_MODEL)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://… to use PostgreSQL + pgvector instead of the SQLite library (env PAPERBOT_DATABASE_URL)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -335,7 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
-    p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="synthetic library sizes")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="synthetic library sizes (default 10,000 and 100,000; with --database-url 100,000 and 1,000,000)",
+    )
     p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
     p.add_argument(
         "--corpus",
@@ -345,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("migrate", help="copy the SQLite library into PostgreSQL (no re-embedding; safe to rerun)")
+    p.add_argument("--to", required=True, help="postgresql://user:password@host:5432/db (pgvector installed)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
     p.add_argument("--questions", type=Path, default=Path("tests/data/dev_questions.jsonl"))
@@ -396,9 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
         from retrieval.encoder.embedder import EmbedderError
-        from retrieval.storage.sqlite.db import DatabaseError
+        from retrieval.storage.protocol import StorageError
 
-        if isinstance(exc, DatabaseError | EmbedderError | OSError):
+        if isinstance(exc, StorageError | EmbedderError | OSError):
             log.debug("failed", exc_info=True)
             print(f"error: {exc}", file=sys.stderr)
             return 1

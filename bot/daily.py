@@ -30,6 +30,7 @@ Refresher = Callable[[Iterable[date]], Awaitable[None]]
 # The feed is asked at most this often (an "empty" day is retried hourly by every due server).
 REFRESH_EVERY = timedelta(minutes=10)
 FEED_TIMEOUT = 180.0
+REFRESH_LOCK = "feed-refresh"
 
 
 def period_days(settings: st.GuildSettings, day: date) -> list[date]:
@@ -74,15 +75,28 @@ class DailyPoster:
             return []
         if self._last_refresh is None or now - self._last_refresh >= REFRESH_EVERY:
             self._last_refresh = now
-            try:
-                await self._refresh(day for settings, last in due for day in period_days(settings, last))
-            except Exception:
-                log.exception("feed refresh raised; posting from the library as is")
+            await self._refresh_once(sorted({day for settings, last in due for day in period_days(settings, last)}))
         results = []
         for settings, day in due:
             outcome = await self.post(settings, day, now)
             results.append((settings.guild_id, day, outcome))
         return results
+
+    async def _refresh_once(self, days: list[date]) -> None:
+        """Refresh from the feed unless another process sharing the library is already doing it.
+
+        Only one process refreshes at a time (an advisory lock on PostgreSQL, a file lock on
+        SQLite); the others post from the library as it is, and see the new papers as soon as
+        they are committed.
+        """
+        with self.bot.library.exclusive(REFRESH_LOCK) as mine:
+            if not mine:
+                log.info("another process is refreshing from the feed; posting from the library as is")
+                return
+            try:
+                await self._refresh(days)
+            except Exception:
+                log.exception("feed refresh raised; posting from the library as is")
 
     async def post(self, settings: st.GuildSettings, day: date, now: datetime) -> str:
         """Claim, build and send one server's digest; returns the digest-log status (or "claimed")."""

@@ -1,7 +1,7 @@
-"""Bot state in the library's SQLite file: per-server settings, the digest log, feedback, follows.
+"""Bot state in the library's database: per-server settings, the digest log, feedback, follows.
 
 The digest log makes daily posts idempotent. A post is *claimed* (row inserted, or a retryable
-row taken over) inside one ``BEGIN IMMEDIATE`` transaction before anything is sent, so a
+row taken over) in one transaction keyed by (channel, day) before anything is sent, so a
 restart, a second process or a late tick can never post the same day twice in a channel.
 Posting is at most once: a claim left in ``posting`` by a crash is not retried.
 
@@ -10,15 +10,17 @@ Everything here is blocking; the cogs call it through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from retrieval.models import GuildSettings, LogEntry
+from retrieval.storage.protocol import StateStore
 from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.state import SqliteStateStore
+
+__all__ = ["BotState", "GuildSettings", "LogEntry", "SettingsError", "is_due", "local_day", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -36,33 +38,6 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 class SettingsError(ValueError):
     """A setting a user typed is invalid; the message is shown to them as is."""
-
-
-@dataclass(frozen=True)
-class GuildSettings:
-    """One server's daily-post settings."""
-
-    guild_id: int
-    channel_id: int
-    post_time: time
-    timezone: str
-    topics: tuple[str, ...] = ()
-    enabled: bool = True
-    last_error: str | None = None
-    updated_at: datetime | None = None
-    frequency: str = DAILY
-    weekday: int | None = None  # 0 = Monday; set when weekly
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One row of the digest log: a channel's post for one local day."""
-
-    channel_id: int
-    day: date
-    status: str
-    message_id: int | None
-    claimed_at: datetime
 
 
 # -- parsing and the pure scheduling rule ---------------------------------------------------
@@ -154,57 +129,34 @@ def is_due(settings: GuildSettings, now: datetime, entry: LogEntry | None) -> bo
 # -- storage ---------------------------------------------------------------------------------
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 def utcnow() -> datetime:
     """The current aware UTC time (one place to patch in tests)."""
     return datetime.now(UTC)
 
 
 class BotState:
-    """Settings, digest log and feedback over the library's :class:`Database`."""
+    """Settings, digest log and feedback, over either backend's :class:`StateStore`.
 
-    def __init__(self, db: Database) -> None:
+    The scheduling rule lives here; the storage (and the atomic claim) in the backend.
+    """
+
+    def __init__(self, store: StateStore | Database) -> None:
         from bot.follow_state import FollowStore  # It builds on this module's helpers.
 
-        self.db = db
-        self.follows = FollowStore(db)
+        self.store: StateStore = SqliteStateStore(store) if isinstance(store, Database) else store
+        # Follows and the library role are kept in SQLite only so far (see the README's PostgreSQL notes).
+        self.db: Database | None = store if isinstance(store, Database) else getattr(store, "db", None)
+        self.follows = FollowStore(self.db) if self.db is not None else None
 
     # settings
 
-    @staticmethod
-    def _settings(row: sqlite3.Row) -> GuildSettings:
-        hour, minute = (int(part) for part in row["post_time"].split(":"))
-        return GuildSettings(
-            guild_id=row["guild_id"],
-            channel_id=row["channel_id"],
-            post_time=time(hour, minute),
-            timezone=row["timezone"],
-            topics=tuple(json.loads(row["topics"] or "[]")),
-            enabled=bool(row["enabled"]),
-            last_error=row["last_error"],
-            updated_at=_parse_iso(row["updated_at"]),
-            frequency=row["frequency"] or DAILY,
-            weekday=row["weekday"],
-        )
-
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings, enabled or not."""
-        with self.db.read() as conn:
-            row = conn.execute("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)).fetchone()
-        return self._settings(row) if row else None
+        return self.store.get_settings(guild_id)
 
     def enabled_settings(self) -> list[GuildSettings]:
         """Every server with daily posts switched on."""
-        with self.db.read() as conn:
-            rows = conn.execute("SELECT * FROM guild_settings WHERE enabled = 1 ORDER BY guild_id").fetchall()
-        return [self._settings(row) for row in rows]
+        return self.store.enabled_settings()
 
     def save_settings(
         self,
@@ -223,73 +175,37 @@ class BotState:
         Today's "skipped" row for the channel is removed so a fixed permission problem can be
         retried without waiting for tomorrow.
         """
-        stamp = _iso(now or utcnow())
-        with self.db.transaction() as conn:
-            conn.execute(
-                """INSERT INTO guild_settings (guild_id, channel_id, post_time, timezone, topics, enabled,
-                                               last_error, updated_at, frequency, weekday)
-                   VALUES (?, ?, ?, ?, ?, 1, NULL, ?, ?, ?)
-                   ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id,
-                       post_time = excluded.post_time, timezone = excluded.timezone, topics = excluded.topics,
-                       enabled = 1, last_error = NULL, updated_at = excluded.updated_at,
-                       frequency = excluded.frequency, weekday = excluded.weekday""",
-                (
-                    guild_id,
-                    channel_id,
-                    post_time.strftime("%H:%M"),
-                    timezone,
-                    json.dumps(list(topics)),
-                    stamp,
-                    frequency,
-                    weekday if frequency == WEEKLY else None,
-                ),
-            )
-            conn.execute("DELETE FROM digest_log WHERE channel_id = ? AND status = ?", (channel_id, SKIPPED))
+        self.store.save_settings(
+            guild_id,
+            channel_id,
+            post_time.strftime("%H:%M"),
+            timezone,
+            topics,
+            now or utcnow(),
+            frequency,
+            weekday if frequency == WEEKLY else None,
+        )
         saved = self.get_settings(guild_id)
         assert saved is not None
         return saved
 
     def disable(self, guild_id: int) -> bool:
         """Switch a server's daily posts off; False when it had none."""
-        with self.db.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE guild_settings SET enabled = 0, updated_at = ? WHERE guild_id = ? AND enabled = 1",
-                (_iso(utcnow()), guild_id),
-            )
-        return cursor.rowcount > 0
+        return self.store.disable(guild_id, utcnow())
 
     def record_error(self, guild_id: int, message: str | None) -> None:
         """Remember (or clear, with None) the last posting problem, for ``/digest show``."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE guild_settings SET last_error = ? WHERE guild_id = ?", (message, guild_id))
+        self.store.record_error(guild_id, message)
 
     # digest log
 
-    @staticmethod
-    def _entry(row: sqlite3.Row) -> LogEntry:
-        return LogEntry(
-            channel_id=row["channel_id"],
-            day=date.fromisoformat(row["day"]),
-            status=row["status"],
-            message_id=row["message_id"],
-            claimed_at=_parse_iso(row["claimed_at"]),
-        )
-
     def log_entry(self, channel_id: int, day: date) -> LogEntry | None:
         """The digest log row of a channel and day."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                "SELECT * FROM digest_log WHERE channel_id = ? AND day = ?", (channel_id, day.isoformat())
-            ).fetchone()
-        return self._entry(row) if row else None
+        return self.store.log_entry(channel_id, day)
 
     def last_entry(self, channel_id: int) -> LogEntry | None:
         """The newest digest log row of a channel."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                "SELECT * FROM digest_log WHERE channel_id = ? ORDER BY day DESC LIMIT 1", (channel_id,)
-            ).fetchone()
-        return self._entry(row) if row else None
+        return self.store.last_entry(channel_id)
 
     def due(self, now: datetime) -> list[tuple[GuildSettings, date]]:
         """Servers whose digest should be posted at ``now``, with the local day to post."""
@@ -302,44 +218,33 @@ class BotState:
 
     def claim(self, settings: GuildSettings, day: date, now: datetime) -> bool:
         """Atomically take the right to post ``day`` in the server's channel; False if someone has it."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO digest_log (channel_id, day, status, claimed_at) VALUES (?, ?, ?, ?)",
-                (settings.channel_id, day.isoformat(), POSTING, _iso(now)),
-            )
-            if conn.execute("SELECT changes()").fetchone()[0]:
-                return True
-            row = conn.execute(
-                "SELECT * FROM digest_log WHERE channel_id = ? AND day = ?", (settings.channel_id, day.isoformat())
-            ).fetchone()
-            entry = self._entry(row)
+
+        def may_retake(entry: LogEntry) -> bool:
             pause = RETRY_AFTER.get(entry.status)
-            if pause is None or now - entry.claimed_at < pause:
-                return False
-            conn.execute(
-                "UPDATE digest_log SET status = ?, claimed_at = ? WHERE channel_id = ? AND day = ?",
-                (POSTING, _iso(now), settings.channel_id, day.isoformat()),
-            )
-            return True
+            return pause is not None and now - entry.claimed_at >= pause
+
+        return self.store.claim(settings.channel_id, day, now, may_retake)
 
     def finish(self, channel_id: int, day: date, status: str, message_id: int | None = None) -> None:
         """Record how a claimed post ended (``posted``, ``failed``, ``empty`` or ``skipped``)."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE digest_log SET status = ?, message_id = ? WHERE channel_id = ? AND day = ?",
-                (status, message_id, channel_id, day.isoformat()),
-            )
+        self.store.finish(channel_id, day, status, message_id)
 
     # who may add papers
 
     def library_role(self, guild_id: int) -> int | None:
         """The role whose members may ``/library add`` besides Manage Server, if the admins set one."""
+        if self.db is None:
+            return None
         with self.db.read() as conn:
             row = conn.execute("SELECT role_id FROM library_roles WHERE guild_id = ?", (guild_id,)).fetchone()
         return int(row[0]) if row else None
 
     def set_library_role(self, guild_id: int, role_id: int | None) -> None:
         """Set (or, with None, clear) the role allowed to add papers in a server."""
+        if self.db is None:
+            raise SettingsError(
+                "Library roles are not available on the PostgreSQL backend yet; Manage Server can add papers."
+            )
         with self.db.transaction() as conn:
             if role_id is None:
                 conn.execute("DELETE FROM library_roles WHERE guild_id = ?", (guild_id,))
@@ -355,23 +260,12 @@ class BotState:
     def record_feedback(self, question: str, paper_ext_id: str | None, user_id: int, vote: int) -> None:
         """Store a 👍 (+1) or 👎 (-1); a user's new vote on the same question and paper replaces the old.
 
-        A missing paper id is stored as "" because SQLite's UNIQUE treats NULLs as distinct.
+        A missing paper id is stored as "" (a NULL would not be unique).
         """
         if vote not in (-1, 1):
             raise ValueError("vote must be +1 or -1")
-        with self.db.transaction() as conn:
-            conn.execute(
-                """INSERT INTO feedback (question, paper_ext_id, user_id, vote) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (question, paper_ext_id, user_id) DO UPDATE SET vote = excluded.vote,
-                       created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')""",
-                (question, paper_ext_id or "", user_id, vote),
-            )
+        self.store.record_feedback(question, paper_ext_id or "", user_id, vote)
 
     def feedback_totals(self, question: str) -> tuple[int, int]:
         """(👍 count, 👎 count) for a question."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                "SELECT COALESCE(SUM(vote = 1), 0), COALESCE(SUM(vote = -1), 0) FROM feedback WHERE question = ?",
-                (question,),
-            ).fetchone()
-        return int(row[0]), int(row[1])
+        return self.store.feedback_totals(question)

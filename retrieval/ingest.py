@@ -167,7 +167,7 @@ def ingest_papers(
     desc: str = "Importing papers",
 ) -> IngestReport:
     """Upsert papers with their sentence vectors, one committed transaction per chunk."""
-    from retrieval.storage.sqlite.vectors import MissingVectors
+    from retrieval.storage.protocol import MissingVectors
 
     if total is None and isinstance(papers, Sequence):
         total = len(papers)

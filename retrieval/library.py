@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,15 +27,15 @@ from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
-from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.index import DenseIndex
-from retrieval.storage.sqlite.store import PaperStore
+from retrieval.storage.protocol import Storage, VectorIndex, open_storage
+from retrieval.storage.protocol import database_url as _database_url
+from retrieval.storage.sqlite.storage import DB_NAME, INDEX_DIR
 from retrieval.text import clean_question, has_content, query_terms, term_set
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "library.sqlite3"
-INDEX_DIR = "index"
+__all__ = ["DB_NAME", "INDEX_DIR", "Library", "LibraryStats", "default_data_dir"]
+
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
 
@@ -75,6 +76,7 @@ class LibraryStats:
     model: str
     dimension: int
     data_dir: str
+    backend: str
 
 
 # Cosine of query and paper from which a search hit counts as a match for a paper lookup. Measured
@@ -93,12 +95,14 @@ def is_title_match(query: str, hit: Hit) -> bool:
 
 
 class Library:
-    """Store + index + embedder behind the operations users see."""
+    """Store + index + embedder behind the operations users see, on either backend."""
 
-    def __init__(self, data_dir: Path, store: PaperStore, embedder: Embedder, index: DenseIndex) -> None:
+    def __init__(self, data_dir: Path, storage: Storage, embedder: Embedder, index: VectorIndex) -> None:
         self.data_dir = data_dir
-        self.db = store.db
-        self.store = store
+        self.storage = storage
+        # The SQLite database (None on PostgreSQL): for code that predates the storage protocol.
+        self.db = getattr(storage, "db", None)
+        self.store = storage.papers
         self.embedder = embedder
         self.index = index
         self.searcher = HybridSearcher(self.store, self.index, self.embedder)
@@ -113,30 +117,41 @@ class Library:
         model: str | None = None,
         seed_default_corpus: bool = True,
         progress: bool | None = None,
+        database_url: str | None = None,
     ) -> Library:
-        """Open (creating if needed) the library in ``data_dir``.
+        """Open (creating if needed) the library in ``data_dir``, or in the PostgreSQL database at
+        ``database_url`` (default ``$PAPERBOT_DATABASE_URL``; unset: SQLite + FAISS in ``data_dir``).
 
         An empty library is seeded with the bundled pages (an interrupted seeding resumes).
         Stored papers without vectors for this model (a model change, an older library) are
-        embedded, chunk by chunk. The dense index is then loaded, extended from the stored
-        vectors, or rebuilt from them when missing, corrupt or built for another model.
+        embedded, chunk by chunk. On SQLite the FAISS index is then loaded, extended from the
+        stored vectors, or rebuilt from them; on PostgreSQL search runs in the database.
         ``progress``: a progress display (None: on a terminal, for long imports).
         """
         data_dir = Path(data_dir) if data_dir else default_data_dir()
-        data_dir.mkdir(parents=True, exist_ok=True)
         _single_threaded_blas()
-        db = Database(data_dir / DB_NAME)
-        store = PaperStore(db)
-        embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
-        if seed_default_corpus and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
-            store.set_meta(SEEDING_KEY, "started")
-            papers = parse_pages_dir(DEFAULT_PAGES_DIR)
-            report = ingest_papers(store, embedder, papers, progress=progress, desc="Importing the bundled papers")
-            store.set_meta(SEEDING_KEY, None)
-            log.info("seeded the library with %d bundled papers", len(report.new))
-        embed_missing(store, embedder, progress=progress)
-        index = DenseIndex.open(data_dir / INDEX_DIR, store, embedder.dimension, vector_key(embedder))
-        return cls(data_dir, store, embedder, index)
+        storage = open_storage(data_dir, _database_url(database_url))
+        try:
+            store = storage.papers
+            embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
+            storage.prepare_vectors(vector_key(embedder), embedder.dimension)
+            if seed_default_corpus and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
+                # One process seeds a shared library; the others start on what is committed.
+                with storage.exclusive("seed") as mine:
+                    if mine and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
+                        store.set_meta(SEEDING_KEY, "started")
+                        papers = parse_pages_dir(DEFAULT_PAGES_DIR)
+                        report = ingest_papers(
+                            store, embedder, papers, progress=progress, desc="Importing the bundled papers"
+                        )
+                        store.set_meta(SEEDING_KEY, None)
+                        log.info("seeded the library with %d bundled papers", len(report.new))
+            embed_missing(store, embedder, progress=progress)
+            index = storage.open_index(embedder.dimension, vector_key(embedder))
+        except BaseException:
+            storage.close()
+            raise
+        return cls(data_dir, storage, embedder, index)
 
     # -- questions -----------------------------------------------------------------------
 
@@ -257,6 +272,10 @@ class Library:
             self.index.rebuild(self.store)
         return report
 
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """A non-blocking lock shared by every process on this library (e.g. one feed refresher)."""
+        return self.storage.exclusive(name)
+
     # -- digest and stats ----------------------------------------------------------------
 
     def digest(self, day: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
@@ -294,13 +313,14 @@ class Library:
         is about; ``paperbot eval --topics`` measured the pair against either alone.
         """
         wanted = [t for t in dict.fromkeys(topics) if t.strip()]
-        indexed = [p for p in papers if p.id is not None and p.id in self.index.position]
+        vectors = {p.id: self.index.paper_vector(p.id) for p in papers if p.id is not None}
+        indexed = [p for p in papers if vectors.get(p.id) is not None]
         if not wanted or not indexed:
             return {}
         with self._lock:
             topic_vecs = self.embedder.encode(wanted)
             title_vecs = self.embedder.encode([p.title for p in indexed])
-            paper_vecs = np.stack([self.index.paper_vector(p.id) for p in indexed])  # type: ignore[arg-type,misc]
+            paper_vecs = np.stack([vectors[p.id] for p in indexed])
         scores = np.maximum(topic_vecs @ paper_vecs.T, topic_vecs @ title_vecs.T)
         return {
             topic: {p.id: float(score) for p, score in zip(indexed, row, strict=True)}  # type: ignore[misc]
@@ -326,9 +346,10 @@ class Library:
             index_type=self.index.index_type,
             model=self.embedder.name,
             dimension=self.embedder.dimension,
-            data_dir=str(self.data_dir),
+            data_dir=self.storage.describe(),
+            backend=self.storage.backend,
         )
 
     def close(self) -> None:
-        """Close the database."""
-        self.db.close()
+        """Close the database (and its connections)."""
+        self.storage.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,39 @@ class FollowMatch:
     paper: Paper
     follows: tuple[Follow, ...]
     score: float
+
+
+@dataclass
+class UpsertReport:
+    """What an upsert did: ids of new and changed papers, and how many were already up to date."""
+
+    new: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """One server's daily-post settings."""
+
+    guild_id: int
+    channel_id: int
+    post_time: time
+    timezone: str
+    topics: tuple[str, ...] = ()
+    enabled: bool = True
+    last_error: str | None = None
+    updated_at: datetime | None = None
+    frequency: str = "daily"  # or "weekly"
+    weekday: int | None = None  # 0 = Monday; set when weekly
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the digest log: a channel's post for one local day."""
+
+    channel_id: int
+    day: date
+    status: str
+    message_id: int | None
+    claimed_at: datetime

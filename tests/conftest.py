@@ -23,6 +23,8 @@ if "PAPERBOT_CACHE_DIR" not in os.environ:
 
 from retrieval.library import Library
 from retrieval.models import Paper
+from retrieval.storage.protocol import Storage, open_storage
+from tests.pg_server import TestServer
 from tests.retrieval.sources.feed_support import ServerPool
 
 DATA = Path(__file__).parent / "data"
@@ -80,12 +82,17 @@ def small_library(tmp_path: Path) -> Iterator[Library]:
 
 
 @pytest.fixture
-def open_library(tmp_path: Path) -> Iterator[Callable[..., Library]]:
-    """Open libraries in this test's folder; all are closed afterwards."""
+def open_library(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Library]]:
+    """Open libraries in this test's folder (or, on the postgres backend, its database); all closed afterwards.
+
+    On PostgreSQL every name opens the same database: a second name stands for another process.
+    """
     opened: list[Library] = []
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else None
 
     def opener(name: str = "lib", **kwargs: object) -> Library:
         kwargs.setdefault("seed_default_corpus", False)
+        kwargs.setdefault("database_url", url)
         lib = Library.open(tmp_path / name, **kwargs)  # type: ignore[arg-type]
         opened.append(lib)
         return lib
@@ -101,3 +108,54 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
     pool = ServerPool()
     yield pool.serve
     await pool.close()
+
+
+# -- PostgreSQL: one server per session, a fresh database per test ----------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+    """A real PostgreSQL 18 + pgvector server on 127.0.0.1, started on first use, stopped at the end."""
+    server = TestServer().start()
+    yield server
+    server.stop()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_server: TestServer) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return pg_server.create_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" unless a test or module parametrizes it indirectly (see ``BACKENDS``)."""
+    return getattr(request, "param", "sqlite")
+
+
+BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str | None]:
+    """(data folder, database URL) of this test's library on its backend (the URL is None for SQLite)."""
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    return tmp_path / "lib", url
+
+
+@pytest.fixture
+def open_store(location: tuple[Path, str | None]) -> Iterator[Callable[[], Storage]]:
+    """Open the test's storage (again: each call is a new connection, as another process would have)."""
+    opened: list[Storage] = []
+
+    def opener() -> Storage:
+        storage = open_storage(*location)
+        opened.append(storage)
+        return storage
+
+    yield opener
+    for storage in opened:
+        storage.close()

@@ -19,8 +19,7 @@ from retrieval.encoder.embedder import Embedder
 from retrieval.models import Hit, Paper
 from retrieval.query.asks import asked_for
 from retrieval.query.sentences import idf, score_sentences
-from retrieval.storage.sqlite.index import DenseIndex
-from retrieval.storage.sqlite.store import PaperStore, Postings
+from retrieval.storage.protocol import PaperStore, VectorIndex
 from retrieval.text import query_terms, split_sentences, strip_framing
 
 log = logging.getLogger(__name__)
@@ -137,21 +136,19 @@ def fuse(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
 
 
 class HybridSearcher:
-    """Searches a store and its dense index."""
+    """Searches a store and its vector index (either backend: they supply the signals, this fuses them)."""
 
-    def __init__(self, store: PaperStore, index: DenseIndex, embedder: Embedder) -> None:
+    def __init__(self, store: PaperStore, index: VectorIndex, embedder: Embedder) -> None:
         self.store = store
         self.index = index
         self.embedder = embedder
 
     def signals(self, query: str, n_cand: int = CANDIDATES) -> Signals:
         """Every candidate from either retriever, scored on each ranking signal (before fusion)."""
-        if self.index.is_stale(self.store):
-            self.index.sync(self.store)
+        self.index.refresh(self.store)
         topic = strip_framing(query)
         terms = query_terms(topic)
-        postings = self.store.postings(terms)  # once: for BM25 and for term coverage
-        lexical = self.store.rank_bm25(postings, n_cand)
+        lexical = self.store.lexical_search(terms, n_cand)
         exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
         freqs, total = self.store.doc_freqs(terms)
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
@@ -164,7 +161,7 @@ class HybridSearcher:
             doc=self.index.doc_scores(qvec, cand_ids),
             sent=self.index.best_sentence_scores(qvec, cand_ids),
             lex=np.array([lex_map.get(i, 0.0) for i in cand_ids]),
-            cover=self._coverage(postings, term_idf, cand_ids),
+            cover=self._coverage(self.store.term_matches(terms, cand_ids), term_idf, cand_ids),
             exact=set(exact),
             topic=topic,
             qvec=qvec,
@@ -227,8 +224,7 @@ class HybridSearcher:
 
     def within_paper(self, query: str, paper: Paper) -> SearchResult:
         """One paper's sentences scored for ``query``, as a one-hit result (for asking about one paper)."""
-        if self.index.is_stale(self.store):
-            self.index.sync(self.store)
+        self.index.refresh(self.store)
         topic = strip_framing(query)
         terms = query_terms(topic)
         freqs, total = self.store.doc_freqs(terms)
@@ -255,15 +251,15 @@ class HybridSearcher:
         )
 
     @staticmethod
-    def _coverage(postings: dict[str, Postings], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:
+    def _coverage(matches: dict[str, np.ndarray], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:
         """How much of the question each candidate covers: the IDF-weighted share of its words it contains."""
         out = np.zeros(len(cand_ids))
         total = sum(term_idf.values())
-        if not postings or total <= 0:
+        if not matches or total <= 0:
             return out
         cands = np.asarray(cand_ids, dtype=np.int64)
-        for term, found in postings.items():
-            out += np.isin(cands, found.ids) * term_idf[term]
+        for term, found in matches.items():
+            out += np.isin(cands, found) * term_idf[term]
         return out / total
 
     def sentence_cosines(self, qvec: np.ndarray, paper: Paper) -> tuple[list[str], list[float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import discord
 import pytest
@@ -11,15 +11,12 @@ from bench.gateway_bench import mock_interaction
 from bot.app import PaperBot
 from bot.config import BotConfig
 from bot.state import BotState
-from retrieval.storage.sqlite.db import Database
 
 
 @pytest.fixture
-def state_db(tmp_path) -> Iterator[Database]:
-    """A fresh database for bot state, so tests never share settings or digest logs."""
-    database = Database(tmp_path / "bot-state.sqlite3")
-    yield database
-    database.close()
+def open_state(open_store) -> Callable[[], BotState]:
+    """Bot state on a fresh database of the test's backend; each call connects anew (a restart, another process)."""
+    return lambda: BotState(open_store().state)
 
 
 @pytest.fixture
@@ -28,10 +25,10 @@ def config() -> BotConfig:
 
 
 @pytest.fixture
-def bot(library, state_db, config) -> PaperBot:
-    """A bot (never connected) over the session's real library, with state on ``state_db``."""
+def bot(library, open_state, config) -> PaperBot:
+    """A bot (never connected) over the session's real library, with state on a fresh database."""
     paper_bot = PaperBot(config, library=library)
-    paper_bot.state = BotState(state_db)
+    paper_bot.state = open_state()
     return paper_bot
 
 

@@ -45,7 +45,7 @@ async def test_setup_hook_opens_the_library_off_loop_loads_cogs_and_syncs_to_the
     monkeypatch.setattr(bot.tree, "sync", sync)
     await bot.setup_hook()
     try:
-        assert bot.library is library and bot.state.db is library.db
+        assert bot.library is library and bot.state.store is library.storage.state
         assert {c for c in bot.cogs} == {
             "AskCog",
             "PaperCog",

@@ -82,7 +82,7 @@ def test_stats_json(cli, library):
     code, out, _ = cli("stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["papers"] == 393 and stats["index_vectors"] == 393
-    assert stats["dimension"] == 384 and stats["sources"] == {"hf-page": 393}
+    assert stats["dimension"] == 384 and stats["sources"] == {"hf-page": 393} and stats["backend"] == "sqlite"
 
 
 def test_index_corpus_reports_bad_lines_by_number_and_reimport_changes_nothing(tmp_path, capsys):

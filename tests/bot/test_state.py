@@ -9,21 +9,14 @@ import pytest
 
 from bot import state as st
 from bot.state import BotState, GuildSettings, LogEntry, SettingsError, is_due
-from retrieval.storage.sqlite.db import Database
+from tests.conftest import BACKENDS
 
 T0 = datetime(2026, 11, 12, 6, 0, tzinfo=UTC)  # 07:00 in Paris (UTC+1 in November)
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path / "state.sqlite3")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def state(db):
-    return BotState(db)
+def state(open_state):
+    return open_state()
 
 
 def settings(post: str = "09:00", tz: str = "Europe/Paris", updated: datetime | None = None, **kw) -> GuildSettings:
@@ -114,6 +107,7 @@ def test_disabled_settings_are_never_due():
 # -- storage ------------------------------------------------------------------------------
 
 
+@BACKENDS
 def test_settings_round_trip_and_replace(state):
     saved = state.save_settings(1, 10, time(9), "Europe/Paris", ("llm",), now=T0)
     assert saved == GuildSettings(1, 10, time(9), "Europe/Paris", ("llm",), True, None, T0)
@@ -123,6 +117,7 @@ def test_settings_round_trip_and_replace(state):
     assert state.get_settings(2) is None
 
 
+@BACKENDS
 def test_disable_switches_off_and_reports_whether_anything_changed(state):
     assert not state.disable(1)
     state.save_settings(1, 10, time(9), "UTC")
@@ -131,6 +126,7 @@ def test_disable_switches_off_and_reports_whether_anything_changed(state):
     assert not state.disable(1)
 
 
+@BACKENDS
 def test_due_lists_servers_with_their_local_day(state):
     state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     state.save_settings(2, 20, time(23), "UTC", now=T0 - timedelta(days=1))
@@ -139,6 +135,7 @@ def test_due_lists_servers_with_their_local_day(state):
     assert due == {1: date(2026, 11, 12), 3: date(2026, 11, 12)}
 
 
+@BACKENDS
 def test_claim_is_granted_once_per_channel_and_day(state):
     s = state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     day = date(2026, 11, 12)
@@ -150,41 +147,36 @@ def test_claim_is_granted_once_per_channel_and_day(state):
     assert state.claim(s, day + timedelta(days=1), T0 + timedelta(days=1))
 
 
-def test_claim_survives_a_restart_on_the_same_file(tmp_path):
-    path = tmp_path / "restart.sqlite3"
-    first = Database(path)
-    s = BotState(first).save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
-    assert BotState(first).claim(s, date(2026, 11, 12), T0)
-    first.close()
-    second = Database(path)
-    try:
-        assert not BotState(second).claim(s, date(2026, 11, 12), T0 + timedelta(minutes=1))
-        assert BotState(second).due(T0 + timedelta(minutes=1)) == []
-    finally:
-        second.close()
+@BACKENDS
+def test_claim_survives_a_restart_on_the_same_database(open_state):
+    first = open_state()
+    s = first.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
+    assert first.claim(s, date(2026, 11, 12), T0)
+    second = open_state()
+    assert not second.claim(s, date(2026, 11, 12), T0 + timedelta(minutes=1))
+    assert second.due(T0 + timedelta(minutes=1)) == []
 
 
-def test_concurrent_claims_from_two_connections_grant_exactly_one(tmp_path):
-    path = tmp_path / "race.sqlite3"
-    dbs = [Database(path) for _ in range(4)]
-    s = BotState(dbs[0]).save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
+@BACKENDS
+def test_concurrent_claims_from_four_connections_grant_exactly_one(open_state):
+    states = [open_state() for _ in range(4)]
+    s = states[0].save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     results: list[bool] = []
-    barrier = threading.Barrier(len(dbs))
+    barrier = threading.Barrier(len(states))
 
-    def worker(database: Database) -> None:
+    def worker(state: BotState) -> None:
         barrier.wait()
-        results.append(BotState(database).claim(s, date(2026, 11, 12), T0))
+        results.append(state.claim(s, date(2026, 11, 12), T0))
 
-    threads = [threading.Thread(target=worker, args=(d,)) for d in dbs]
+    threads = [threading.Thread(target=worker, args=(state,)) for state in states]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for database in dbs:
-        database.close()
     assert sorted(results) == [False, False, False, True]
 
 
+@BACKENDS
 def test_a_failed_claim_can_be_retried_after_the_pause(state):
     s = state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     day = date(2026, 11, 12)
@@ -195,6 +187,7 @@ def test_a_failed_claim_can_be_retried_after_the_pause(state):
     assert state.log_entry(10, day).status == st.POSTING
 
 
+@BACKENDS
 def test_saving_settings_again_lets_a_skipped_day_be_retried(state):
     s = state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     day = date(2026, 11, 12)
@@ -205,6 +198,7 @@ def test_saving_settings_again_lets_a_skipped_day_be_retried(state):
     assert [d for _, d in state.due(T0)] == [day]
 
 
+@BACKENDS
 def test_feedback_is_stored_once_per_user_and_a_new_vote_replaces_the_old(state):
     state.record_feedback("what is rlhf?", "2401.00001", 7, 1)
     state.record_feedback("what is rlhf?", "2401.00001", 7, -1)

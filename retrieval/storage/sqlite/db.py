@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from retrieval.storage.protocol import StorageError
+
 log = logging.getLogger(__name__)
 
 # Each entry upgrades the schema by one version; never edit a shipped entry, append.
@@ -151,7 +153,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(StorageError):
     """The database file cannot be opened or is not a paperbot library."""
 
 

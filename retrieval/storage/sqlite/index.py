@@ -229,6 +229,11 @@ class DenseIndex:
             self.fingerprint = ""
         self.sync(store)
 
+    def refresh(self, store: PaperStore) -> None:
+        """Sync when another process changed the papers (O(1) when nothing did)."""
+        if self.is_stale(store):
+            self.sync(store)
+
     def is_stale(self, store: PaperStore) -> bool:
         """True when another connection changed the papers since the last sync.
 

@@ -7,12 +7,13 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
-from retrieval.models import Paper
+from retrieval.models import Paper, UpsertReport
+from retrieval.storage.protocol import merge_paper
 from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.vectors import VectorTable
 from retrieval.text import normalize_title, text_hash, title_slug
@@ -25,14 +26,7 @@ _COLUMNS = (
 )
 
 
-@dataclass
-class UpsertReport:
-    """What an upsert did: ids of new and changed papers, and how many were already up to date."""
-
-    new: list[int] = field(default_factory=list)
-    updated: list[int] = field(default_factory=list)
-    unchanged: int = 0
-
+__all__ = ["PaperStore", "Postings", "UpsertReport", "corpus_fingerprint"]
 
 # In a large library, terms in more than this share of papers are left out of BM25 queries
 # (see lexical_search); below PRUNE_FROM papers every term is kept, as standard BM25 does.
@@ -200,26 +194,7 @@ class PaperStore(VectorTable):
             )
         return paper_id, stored_hash
 
-    @staticmethod
-    def _merge(old: Paper, new: Paper, by_id: bool) -> Paper:
-        # Text changes only when the same record (by id) says so; a title match keeps the stored text.
-        title, abstract = old.title, old.abstract
-        if by_id and new.abstract and (new.title, new.abstract) != (old.title, old.abstract):
-            title, abstract = new.title, new.abstract
-        authors = new.authors or old.authors
-        return replace(
-            old,
-            title=title,
-            abstract=abstract,
-            arxiv_id=old.arxiv_id or new.arxiv_id,
-            url=new.url or old.url,
-            authors=authors,
-            author_count=new.author_count or (len(new.authors) if new.authors else None) or old.author_count,
-            published=old.published or new.published,
-            upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
-            github=new.github or old.github,
-            project_page=new.project_page or old.project_page,
-        )
+    _merge = staticmethod(merge_paper)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -334,6 +309,10 @@ class PaperStore(VectorTable):
         totals = np.bincount(inverse, weights=scores)
         order = np.argsort(-totals, kind="stable")[:limit]
         return [(int(unique[i]), float(totals[i])) for i in order]
+
+    def term_matches(self, terms: Sequence[str], paper_ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """Each term's papers (all of them, from the cached postings; the ids asked about are among them)."""
+        return {term: found.ids for term, found in self.postings(terms).items()}
 
     def postings(self, terms: Sequence[str]) -> dict[str, Postings]:
         """Each term's papers (and, below 20,000 papers, BM25 contributions); cached.

@@ -30,7 +30,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.models import Paper
+from retrieval.storage.protocol import MissingVectors
 from retrieval.text import text_hash
+
+__all__ = ["MissingVectors", "VectorTable", "from_blob", "to_blob"]
 
 if TYPE_CHECKING:
     from retrieval.storage.sqlite.db import Database
@@ -40,14 +43,6 @@ _CURRENT = (
     "SELECT v.paper_id, v.text_hash, v.count, v.dimension, v.vectors FROM paper_vectors v"
     " JOIN papers p ON p.id = v.paper_id AND p.text_hash = v.text_hash WHERE v.model = ?"
 )
-
-
-class MissingVectors(RuntimeError):
-    """An upsert would leave papers without vectors (their text hashes are in ``text_hashes``)."""
-
-    def __init__(self, text_hashes: set[str]) -> None:
-        super().__init__(f"{len(text_hashes)} paper text(s) have no vectors")
-        self.text_hashes = text_hashes
 
 
 def to_blob(vectors: np.ndarray) -> bytes:

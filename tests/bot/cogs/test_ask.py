@@ -94,7 +94,7 @@ async def test_feedback_button_stores_the_vote_for_question_paper_and_user(bot, 
     button = await FeedbackButton.from_custom_id(interaction, MagicMock(), match)
     await button.callback(interaction)
     assert bot.state.feedback_totals("what is rlhf?") == (0, 1)
-    with bot.state.db.read() as conn:
+    with bot.state.store.db.read() as conn:  # SQLite by default (see tests/conftest.py: backend)
         row = conn.execute("SELECT paper_ext_id, user_id, vote FROM feedback").fetchone()
     assert tuple(row) == (paper.ext_id, 77, -1)
     assert sent(interaction)["ephemeral"] is True

@@ -14,9 +14,11 @@ from bot import state as st
 from bot.app import PaperBot
 from bot.cogs.digest import DigestCog, next_post, settings_embed, timezone_choices
 from bot.render import limits as L
-from bot.state import BotState
-from retrieval.storage.sqlite.db import Database
 from tests.bot.conftest import sent
+from tests.conftest import BACKENDS
+
+# Tests that touch bot state run on SQLite and on PostgreSQL (a fresh database of each): @BACKENDS.
+
 
 DAY = date(2026, 11, 12)  # the newest day of the bundled corpus
 AT_NINE = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
@@ -51,6 +53,7 @@ def configure(bot: PaperBot, channel: discord.TextChannel, post: time = time(9),
 # -- settings commands ----------------------------------------------------------------------
 
 
+@BACKENDS
 async def test_set_saves_the_settings_and_shows_them(cog, bot, make_interaction):
     interaction = make_interaction(manage_guild=True)
     channel = make_channel()
@@ -64,6 +67,7 @@ async def test_set_saves_the_settings_and_shows_them(cog, bot, make_interaction)
     assert fields["Time"] == "08:30 Europe/Paris" and fields["Channel"] == "<#10>"
 
 
+@BACKENDS
 async def test_set_warns_when_the_bot_cannot_post_in_the_channel(cog, make_interaction):
     interaction = make_interaction(manage_guild=True)
     await cog.set_.callback(cog, interaction, make_channel(can_post=False), "08:30", "UTC", None)
@@ -72,6 +76,7 @@ async def test_set_warns_when_the_bot_cannot_post_in_the_channel(cog, make_inter
 
 
 @pytest.mark.parametrize("time_text,tz,message", [("25:00", "UTC", "HH:MM"), ("09:00", "Mars/Base", "time zone")])
+@BACKENDS
 async def test_set_rejects_a_bad_time_or_timezone_without_saving(cog, bot, make_interaction, time_text, tz, message):
     interaction = make_interaction(manage_guild=True)
     await cog.set_.callback(cog, interaction, make_channel(), time_text, tz, None)
@@ -80,6 +85,7 @@ async def test_set_rejects_a_bad_time_or_timezone_without_saving(cog, bot, make_
 
 
 @pytest.mark.parametrize("command", ["set_", "off", "show"])
+@BACKENDS
 async def test_settings_commands_need_manage_server(cog, make_interaction, command):
     interaction = make_interaction(manage_guild=False)
     args = (make_channel(), "09:00", "UTC", None) if command == "set_" else ()
@@ -88,16 +94,19 @@ async def test_settings_commands_need_manage_server(cog, make_interaction, comma
     interaction.response.send_message.assert_not_awaited()
 
 
+@BACKENDS
 async def test_settings_commands_refuse_outside_a_server(cog, make_interaction):
     with pytest.raises(app_commands.NoPrivateMessage):
         await cog.show.callback(cog, make_interaction(guild_id=None, manage_guild=True))
 
 
+@BACKENDS
 def test_the_digest_group_is_guild_only_and_hidden_from_non_admins_by_default(cog):
     assert cog.digest.default_permissions == discord.Permissions(manage_guild=True)
     assert cog.digest.guild_only
 
 
+@BACKENDS
 async def test_off_switches_the_daily_post_off(cog, bot, make_interaction):
     configure(bot, make_channel())
     interaction = make_interaction(manage_guild=True)
@@ -109,6 +118,7 @@ async def test_off_switches_the_daily_post_off(cog, bot, make_interaction):
     assert "was not on" in sent(again)["content"]
 
 
+@BACKENDS
 async def test_show_without_settings_explains_how_to_set_up(cog, make_interaction):
     interaction = make_interaction(manage_guild=True)
     await cog.show.callback(cog, interaction)
@@ -137,6 +147,7 @@ def test_settings_embed_fits_with_huge_topics_and_errors():
 # -- the daily post ---------------------------------------------------------------------------
 
 
+@BACKENDS
 async def test_the_daily_tick_posts_a_due_digest_once(cog, bot):
     channel = make_channel()
     configure(bot, channel)
@@ -150,6 +161,7 @@ async def test_the_daily_tick_posts_a_due_digest_once(cog, bot):
     assert bot.state.log_entry(10, DAY).message_id == 555
 
 
+@BACKENDS
 async def test_the_feed_is_refreshed_for_the_due_days_before_posting(cog, bot):
     configure(bot, make_channel())
     await cog.poster.tick(AT_NINE)
@@ -157,6 +169,7 @@ async def test_the_feed_is_refreshed_for_the_due_days_before_posting(cog, bot):
     assert list(days) == [DAY]
 
 
+@BACKENDS
 async def test_a_failing_feed_refresh_is_logged_and_the_post_goes_on(bot, caplog):
     cog = DigestCog(bot, refresh=AsyncMock(side_effect=RuntimeError("feed down")))
     channel = make_channel()
@@ -165,39 +178,34 @@ async def test_a_failing_feed_refresh_is_logged_and_the_post_goes_on(bot, caplog
     assert "feed refresh raised" in caplog.text
 
 
-async def test_a_restart_does_not_post_the_same_day_twice(bot, library, state_db, config):
+@BACKENDS
+async def test_a_restart_does_not_post_the_same_day_twice(bot, library, open_state, config):
     channel = make_channel()
     configure(bot, channel)
     assert await DigestCog(bot, refresh=AsyncMock()).poster.tick(AT_NINE) == [(1, DAY, st.POSTED)]
-    # A new bot object on the same database file, as after a restart.
-    reopened = Database(state_db.path)
-    try:
-        restarted = PaperBot(config, library=library)
-        restarted.state = BotState(reopened)
-        restarted.get_channel = MagicMock(return_value=channel)
-        assert await DigestCog(restarted, refresh=AsyncMock()).poster.tick(AT_NINE + timedelta(minutes=3)) == []
-    finally:
-        reopened.close()
+    # A new bot object on a new connection to the same database, as after a restart.
+    restarted = PaperBot(config, library=library)
+    restarted.state = open_state()
+    restarted.get_channel = MagicMock(return_value=channel)
+    assert await DigestCog(restarted, refresh=AsyncMock()).poster.tick(AT_NINE + timedelta(minutes=3)) == []
     channel.send.assert_awaited_once()
 
 
-async def test_two_processes_ticking_at_once_post_once(bot, library, state_db, config):
+@BACKENDS
+async def test_two_processes_ticking_at_once_post_once(bot, library, open_state, config):
     channel = make_channel()
     configure(bot, channel)
-    other_db = Database(state_db.path)
-    try:
-        other = PaperBot(config, library=library)
-        other.state = BotState(other_db)
-        other.get_channel = MagicMock(return_value=channel)
-        first, second = DigestCog(bot, refresh=AsyncMock()), DigestCog(other, refresh=AsyncMock())
-        results = await asyncio.gather(first.poster.tick(AT_NINE), second.poster.tick(AT_NINE))
-    finally:
-        other_db.close()
+    other = PaperBot(config, library=library)
+    other.state = open_state()
+    other.get_channel = MagicMock(return_value=channel)
+    first, second = DigestCog(bot, refresh=AsyncMock()), DigestCog(other, refresh=AsyncMock())
+    results = await asyncio.gather(first.poster.tick(AT_NINE), second.poster.tick(AT_NINE))
     outcomes = sorted(outcome for result in results for _, _, outcome in result)
     assert outcomes in (["claimed", st.POSTED], [st.POSTED])
     channel.send.assert_awaited_once()
 
 
+@BACKENDS
 async def test_a_post_missed_while_down_is_made_up_later_the_same_day(cog, bot):
     channel = make_channel()
     configure(bot, channel)
@@ -205,6 +213,7 @@ async def test_a_post_missed_while_down_is_made_up_later_the_same_day(cog, bot):
     assert await cog.poster.tick(AT_NINE + timedelta(days=1, hours=-8)) == []  # next day, before 09:00
 
 
+@BACKENDS
 async def test_missing_permissions_are_logged_skipped_recorded_and_shown(cog, bot, make_interaction, caplog):
     channel = make_channel()
     channel.send.side_effect = http_error(discord.Forbidden, 403, "Missing Permissions")
@@ -219,6 +228,7 @@ async def test_missing_permissions_are_logged_skipped_recorded_and_shown(cog, bo
     assert "skipped" in fields["Last post"]
 
 
+@BACKENDS
 async def test_a_deleted_channel_is_skipped_and_reported(cog, bot):
     configure(bot, make_channel())
     bot.get_channel = MagicMock(return_value=None)
@@ -227,6 +237,7 @@ async def test_a_deleted_channel_is_skipped_and_reported(cog, bot):
     assert "Unknown Channel" in bot.state.get_settings(1).last_error
 
 
+@BACKENDS
 async def test_a_transient_error_is_retried_and_a_success_clears_the_error(cog, bot):
     channel = make_channel()
     channel.send.side_effect = [http_error(discord.DiscordServerError, 503, "Unavailable"), MagicMock(id=9)]
@@ -238,6 +249,7 @@ async def test_a_transient_error_is_retried_and_a_success_clears_the_error(cog, 
     assert bot.state.get_settings(1).last_error is None
 
 
+@BACKENDS
 async def test_an_empty_day_posts_nothing_and_is_retried_later(cog, bot):
     channel = make_channel()
     configure(bot, channel)
@@ -248,6 +260,7 @@ async def test_an_empty_day_posts_nothing_and_is_retried_later(cog, bot):
     assert await cog.poster.tick(empty_day + timedelta(minutes=61)) == [(1, date(2030, 1, 1), st.EMPTY)]
 
 
+@BACKENDS
 async def test_the_digest_is_ranked_by_the_servers_topics(cog, bot):
     channel = make_channel()
     configure(bot, channel, topics=("robot manipulation",))
@@ -256,6 +269,7 @@ async def test_the_digest_is_ranked_by_the_servers_topics(cog, bot):
     assert "robot manipulation" in embed.description
 
 
+@BACKENDS
 async def test_the_loop_starts_on_load_and_stops_on_unload(cog):
     await cog.cog_load()
     assert cog.daily.is_running()

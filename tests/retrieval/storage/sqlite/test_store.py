@@ -1,9 +1,8 @@
-"""The SQLite store: migrations, deduplicating upserts, full-text search."""
+"""The SQLite store: migrations, FTS5 BM25 and its caches (merge rules for both backends: ../test_paper_store.py)."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
 
 import pytest
 
@@ -46,59 +45,6 @@ def test_a_file_that_is_not_sqlite_is_refused_with_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(DatabaseError):
         Database(path)
-
-
-def test_the_same_paper_from_two_sources_is_one_record_with_its_arxiv_id_attached(store):
-    page = Paper(title="Pointer Networks", abstract=ABSTRACT, listed_on=date(2026, 3, 11), source="hf-page")
-    first = store.upsert([page])
-    feed = Paper(
-        title="Pointer  networks",
-        abstract="A different summary of the same paper, from the API.",
-        arxiv_id="1506.03134",
-        ext_id="1506.03134",
-        upvotes=12,
-        github="https://github.com/x/ptr",
-        listed_on=date(2026, 11, 20),
-        source="hf-daily",
-    )
-    second = store.upsert([feed])
-    assert first.new == second.updated and store.count() == 1
-    paper = store.get(first.new[0])
-    assert paper.arxiv_id == "1506.03134" and paper.upvotes == 12 and paper.github == "https://github.com/x/ptr"
-    assert paper.abstract == ABSTRACT  # a title match keeps the stored text
-    assert store.newest_day() == date(2026, 11, 20)
-    assert [p.title for p in store.papers_on(date(2026, 3, 11))] == ["Pointer Networks"]
-
-
-def test_reimporting_the_same_records_changes_nothing(store):
-    papers = [Paper(title=f"Title {i}", abstract=ABSTRACT, ext_id=f"id-{i}", upvotes=i) for i in range(5)]
-    store.upsert(papers)
-    before = store.fingerprint()
-    report = store.upsert(papers)
-    assert (report.new, report.updated, report.unchanged) == ([], [], 5)
-    assert store.fingerprint() == before and store.count() == 5
-
-
-def test_two_different_arxiv_papers_with_the_same_title_stay_apart(store):
-    store.upsert([Paper(title="Same", abstract=ABSTRACT, arxiv_id="2401.00001")])
-    store.upsert([Paper(title="Same", abstract=ABSTRACT, arxiv_id="2401.00002")])
-    assert store.count() == 2
-
-
-def test_lexical_search_treats_fts_syntax_in_questions_as_plain_words(store):
-    store.upsert([Paper(title="Gradient noise", abstract="Adding gradient noise helps very deep networks train.")])
-    store.upsert([Paper(title="Other", abstract=ABSTRACT)])
-    hits = store.lexical_search(['noise"', "AND", "NEAR(", "deep*"], 10)
-    assert hits and store.get(hits[0][0]).title == "Gradient noise"
-    assert store.lexical_search([], 10) == []
-
-
-def test_title_suggestions_put_prefix_matches_first(store):
-    store.upsert([Paper(title=t, abstract=ABSTRACT) for t in ["Deep Pointer Nets", "Pointer Networks", "Other"]])
-    titles = [t for _, t in store.suggest_titles("pointer", 25)]
-    assert titles == ["Pointer Networks", "Deep Pointer Nets"]
-    assert len(store.suggest_titles("", 2)) == 2
-    assert store.suggest_titles("100%_\\", 25) == []
 
 
 def test_in_a_large_library_very_common_terms_are_left_out_of_bm25_queries(tmp_path):

@@ -1,0 +1,178 @@
+"""``paperbot migrate --to postgresql://…``: copy a SQLite library into PostgreSQL without re-embedding.
+
+Papers keep their ids (so digest-log and vector rows stay aligned), vectors are copied as
+stored, and bot state (settings, digest log, feedback) comes along. Every insert is
+``ON CONFLICT DO NOTHING``, so running it again copies only what is new and otherwise changes
+nothing. A target that holds different papers under the same ids is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import islice
+from typing import Any
+
+import numpy as np
+
+from retrieval.storage.protocol import StorageError, iter_chunks, redact
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+@dataclass
+class MigrationReport:
+    """Rows copied per table (0 everywhere on a second run)."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    source_papers: int = 0
+
+    def summary(self, target: str) -> str:
+        """One line per table."""
+        lines = [f"migrated {self.source_papers} papers to {redact(target)}:"]
+        lines += [f"  {table}: {count} new rows" for table, count in self.copied.items()]
+        return "\n".join(lines)
+
+
+def _ts(text: str | None) -> datetime | None:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if text else None
+
+
+def _insert(conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    copied = 0
+    for chunk in iter_chunks(list(rows), BATCH):
+        with conn.cursor() as cur:
+            cur.executemany(sql, chunk, returning=False)
+            copied += max(cur.rowcount, 0)
+    return copied
+
+
+def migrate_library(library: Any, url: str, progress: Callable[[str], None] | None = None) -> MigrationReport:
+    """Copy ``library`` (an open SQLite :class:`retrieval.library.Library`) into the database at ``url``."""
+    from retrieval.ingest import vector_key
+    from retrieval.storage.postgres.storage import PostgresStorage
+    from retrieval.storage.postgres.vectors import bump_version, mean_vector
+
+    if library.storage.backend != "sqlite":
+        raise StorageError("paperbot migrate copies a SQLite library; this one is already on PostgreSQL")
+    db = library.storage.db
+    target = PostgresStorage(url)
+    report = MigrationReport()
+    try:
+        model = vector_key(library.embedder)
+        target.prepare_vectors(model, library.embedder.dimension)
+        with db.read() as conn:
+            papers = conn.execute(
+                "SELECT id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count, published,"
+                " upvotes, github, project_page, source, text_hash, added_at, updated_at FROM papers ORDER BY id"
+            ).fetchall()
+            days = conn.execute("SELECT paper_id, day FROM paper_days").fetchall()
+            settings = conn.execute("SELECT * FROM guild_settings").fetchall()
+            digest_log = conn.execute("SELECT * FROM digest_log").fetchall()
+            feedback = conn.execute("SELECT question, paper_ext_id, user_id, vote, created_at FROM feedback").fetchall()
+        report.source_papers = len(papers)
+        hashes = {int(r["id"]): str(r["text_hash"]) for r in papers}
+        with target.pool.connection() as pg, pg.transaction():
+            existing = dict(pg.execute("SELECT id, ext_id FROM papers").fetchall())
+            clash = [r["id"] for r in papers if r["id"] in existing and existing[r["id"]] != r["ext_id"]]
+            if clash:
+                raise StorageError(
+                    f"{redact(url)} already holds other papers under the same ids (e.g. id {clash[0]}); "
+                    "migrate into an empty database"
+                )
+            report.copied["papers"] = _insert(
+                pg,
+                "INSERT INTO papers (id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
+                " published, upvotes, github, project_page, source, text_hash, added_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [
+                    (
+                        r["id"],
+                        r["ext_id"],
+                        r["arxiv_id"],
+                        r["title"],
+                        r["norm_title"],
+                        r["abstract"],
+                        r["url"],
+                        json.dumps(json.loads(r["authors"] or "[]")),
+                        r["author_count"],
+                        date.fromisoformat(r["published"]) if r["published"] else None,
+                        r["upvotes"],
+                        r["github"],
+                        r["project_page"],
+                        r["source"],
+                        r["text_hash"],
+                        _ts(r["added_at"]),
+                        _ts(r["updated_at"]),
+                    )
+                    for r in papers
+                ],
+            )
+            # Later inserts get ids after the copied ones.
+            pg.execute(
+                "SELECT setval(pg_get_serial_sequence('papers', 'id'), GREATEST((SELECT MAX(id) FROM papers), 1))"
+            )
+            report.copied["paper_days"] = _insert(
+                pg,
+                "INSERT INTO paper_days (paper_id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                [(r["paper_id"], date.fromisoformat(r["day"])) for r in days],
+            )
+            report.copied["guild_settings"] = _insert(
+                pg,
+                "INSERT INTO guild_settings (guild_id, channel_id, post_time, timezone, topics, enabled, last_error,"
+                " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [
+                    (
+                        r["guild_id"],
+                        r["channel_id"],
+                        r["post_time"],
+                        r["timezone"],
+                        r["topics"],
+                        bool(r["enabled"]),
+                        r["last_error"],
+                        _ts(r["updated_at"]),
+                    )
+                    for r in settings
+                ],
+            )
+            report.copied["digest_log"] = _insert(
+                pg,
+                "INSERT INTO digest_log (channel_id, day, status, message_id, claimed_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [
+                    (r["channel_id"], date.fromisoformat(r["day"]), r["status"], r["message_id"], _ts(r["claimed_at"]))
+                    for r in digest_log
+                ],
+            )
+            report.copied["feedback"] = _insert(
+                pg,
+                "INSERT INTO feedback (question, paper_ext_id, user_id, vote, created_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(r[0], r[1] or "", r[2], r[3], _ts(r[4])) for r in feedback],
+            )
+            copied_vectors = 0
+            vectors = library.store.iter_vectors(model)
+            while batch := list(islice(vectors, BATCH)):
+                copied_vectors += _insert(
+                    pg,
+                    "INSERT INTO paper_vectors (paper_id, text_hash, embedding, sentences, n_sentences)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [
+                        (pid, hash_, mean_vector(sents), np.ascontiguousarray(sents, dtype="<f2").tobytes(), len(sents))
+                        for pid, hash_, sents in batch
+                        if hashes.get(pid) == hash_
+                    ],
+                )
+                if progress:
+                    progress(f"vectors: {copied_vectors} copied")
+            report.copied["paper_vectors"] = copied_vectors
+            if any(report.copied.values()):
+                bump_version(pg)
+    finally:
+        target.close()
+    return report

@@ -1,0 +1,1 @@
+"""PostgreSQL + pgvector backend (needs the ``postgres`` extra: psycopg, psycopg-pool, pgvector)."""

@@ -1,0 +1,332 @@
+"""Vectors in PostgreSQL: stored with their papers (the ingest operations), searched by pgvector.
+
+Each paper has one row in ``paper_vectors``: its vector (``vector(d)``, the normalized mean of
+its sentence vectors, under an HNSW index for inner product = cosine) and its sentences'
+vectors as one float16 ``bytea`` (n x d, row-major). Search asks HNSW for the nearest papers,
+then fetches the candidates' rows in one query and scores paper and sentence cosines in the
+process: sentence vectors need no index of their own, and half precision halves what is stored
+and read. One model per database (``library_meta``); another model replaces the table.
+
+:class:`PgVectorTable` holds the store operations that ``retrieval.ingest`` uses (the same set
+as ``retrieval.storage.sqlite.vectors``): papers and their vectors commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from retrieval.models import Paper, UpsertReport
+from retrieval.storage.postgres.schema import LOCK_INGEST, LOCK_MIGRATE, vector_table_sql
+from retrieval.storage.protocol import MissingVectors
+from retrieval.text import text_hash
+
+if TYPE_CHECKING:
+    from retrieval.storage.postgres.store import PgPaperStore
+
+log = logging.getLogger(__name__)
+
+# HNSW candidates examined per query (set on every pooled connection); searches ask for at most 100.
+EF_SEARCH = 200
+
+
+def bump_version(conn: psycopg.Connection) -> None:
+    """Mark papers or vectors as changed, for other processes' caches (inside the writing transaction)."""
+    conn.execute("UPDATE library_meta SET value = (value::bigint + 1)::text WHERE key = 'papers_version'")
+
+
+def mean_vector(sentences: np.ndarray) -> np.ndarray:
+    """A paper's vector: the normalized mean of its (float16-stored) sentence vectors, as the FAISS index builds it."""
+    total = np.asarray(sentences, dtype=np.float16).astype(np.float32).sum(axis=0)
+    return (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
+
+
+def _array(value: object) -> np.ndarray:
+    """A fetched ``vector`` as float32 (pgvector returns its own Vector type)."""
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
+
+
+def ensure_vector_table(pool: ConnectionPool, model: str, dimension: int) -> None:
+    """Create the vector table for ``model`` (replacing one built by another model), under the migration lock."""
+    want = {"vector_model": model, "vector_dimension": str(int(dimension))}
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_MIGRATE,))
+        have = dict(conn.execute("SELECT key, value FROM library_meta WHERE key LIKE 'vector%%'").fetchall())
+        found = conn.execute("SELECT to_regclass('paper_vectors') IS NOT NULL").fetchone()
+        exists = bool(found and found[0])
+        if exists and have == want:
+            return
+        if exists:
+            log.warning("stored vectors were built by %s; replacing them (papers are re-embedded)", have)
+            conn.execute("DROP TABLE paper_vectors")
+        conn.execute(vector_table_sql(dimension))  # type: ignore[arg-type]  # trusted SQL, int dimension
+        for key, value in want.items():
+            conn.execute(
+                "INSERT INTO library_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        bump_version(conn)
+
+
+class PgVectorTable:
+    """The ingest operations of :class:`~retrieval.storage.postgres.store.PgPaperStore` (see the module doc)."""
+
+    pool: ConnectionPool
+
+    def _write_vectors(self, conn: psycopg.Connection, paper_id: int, hash_: str, vecs: np.ndarray) -> None:
+        half = np.ascontiguousarray(vecs, dtype="<f2")
+        conn.execute(
+            "INSERT INTO paper_vectors (paper_id, text_hash, embedding, sentences, n_sentences)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (paper_id) DO UPDATE SET text_hash = excluded.text_hash,"
+            " embedding = excluded.embedding, sentences = excluded.sentences, n_sentences = excluded.n_sentences",
+            (paper_id, hash_, mean_vector(half), half.tobytes(), int(half.shape[0])),
+        )
+
+    def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
+        """For each paper, the text to embed before it can be upserted, or None when vectors exist."""
+        from retrieval.storage.postgres.store import row_to_paper
+        from retrieval.storage.protocol import merge_paper
+
+        out: list[tuple[str, str] | None] = []
+        with self.pool.connection() as conn:
+            for paper in papers:
+                row, by_id = self._find(conn, paper)  # type: ignore[attr-defined]
+                if row is None:
+                    out.append((paper.title, paper.abstract))
+                    continue
+                merged = merge_paper(row_to_paper(row), paper, by_id)
+                found = conn.execute(
+                    "SELECT 1 FROM paper_vectors WHERE paper_id = %s AND text_hash = %s",
+                    (row[0], text_hash(merged.title, merged.abstract)),
+                ).fetchone()
+                out.append(None if found else (merged.title, merged.abstract))
+        return out
+
+    def upsert_with_vectors(
+        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+    ) -> UpsertReport:
+        """Upsert papers and their sentence vectors in one transaction; MissingVectors rolls it all back."""
+        report = UpsertReport()
+        with self.pool.connection() as conn, conn.transaction():
+            # One writer at a time: two processes importing the same paper must not both insert it.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
+            missing: set[str] = set()
+            for paper in papers:
+                paper_id, stored_hash = self._upsert_one(conn, paper, report)  # type: ignore[attr-defined]
+                have = conn.execute(
+                    "SELECT 1 FROM paper_vectors WHERE paper_id = %s AND text_hash = %s", (paper_id, stored_hash)
+                ).fetchone()
+                if have:
+                    continue
+                vecs = vectors.get(stored_hash)
+                if vecs is None:
+                    missing.add(stored_hash)
+                    continue
+                self._write_vectors(conn, paper_id, stored_hash, vecs)
+            if missing:
+                raise MissingVectors(missing)
+            bump_version(conn)
+        self.clear_term_caches()  # type: ignore[attr-defined]
+        return report
+
+    def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, title, abstract) of up to ``limit`` papers lacking current vectors, by id."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT p.id, p.title, p.abstract FROM papers p LEFT JOIN paper_vectors v"
+                " ON v.paper_id = p.id AND v.text_hash = p.text_hash WHERE v.paper_id IS NULL ORDER BY p.id LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def add_vectors(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
+        """Store vectors of existing papers; those whose text changed meanwhile are skipped. Rows written."""
+        written = 0
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_INGEST,))
+            current = dict(
+                conn.execute("SELECT id, text_hash FROM papers WHERE id = ANY(%s)", (list(vectors),)).fetchall()
+            )
+            for paper_id, (hash_, vecs) in vectors.items():
+                if current.get(paper_id) == hash_:
+                    self._write_vectors(conn, paper_id, hash_, vecs)
+                    written += 1
+            if written:
+                bump_version(conn)
+        return written
+
+    def vector_hashes(self, model: str) -> dict[int, str]:
+        """{paper id: text hash} of the papers with current vectors."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT v.paper_id, v.text_hash FROM paper_vectors v JOIN papers p"
+                " ON p.id = v.paper_id AND p.text_hash = v.text_hash"
+            ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def iter_vectors(
+        self, model: str, ids: Sequence[int] | None = None, batch: int = 500
+    ) -> Iterator[tuple[int, str, np.ndarray]]:
+        """(paper id, text hash, float16 (sentences, dimension)) of current vectors: ``ids`` in order, or all by id."""
+        if ids is None:
+            ids = sorted(self.vector_hashes(model))
+        for start in range(0, len(ids), batch):
+            chunk = list(ids[start : start + batch])
+            with self.pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT v.paper_id, v.text_hash, v.n_sentences, v.sentences FROM paper_vectors v"
+                    " JOIN papers p ON p.id = v.paper_id AND p.text_hash = v.text_hash WHERE v.paper_id = ANY(%s)",
+                    (chunk,),
+                ).fetchall()
+            found = {int(r[0]): (str(r[1]), np.frombuffer(r[3], dtype="<f2").reshape(int(r[2]), -1)) for r in rows}
+            for paper_id in chunk:
+                if paper_id in found:
+                    yield paper_id, *found[paper_id]
+
+    def drop_vectors(self, model: str) -> int:
+        """Forget every stored vector (forces re-embedding); rows removed."""
+        with self.pool.connection() as conn, conn.transaction():
+            removed = conn.execute("DELETE FROM paper_vectors").rowcount
+            bump_version(conn)
+        return int(removed)
+
+    def get_meta(self, key: str) -> str | None:
+        """A library-level setting, or None."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT value FROM library_meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with None, remove) a library-level setting."""
+        with self.pool.connection() as conn:
+            if value is None:
+                conn.execute("DELETE FROM library_meta WHERE key = %s", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO library_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+
+class PgVectorIndex:
+    """:class:`retrieval.storage.protocol.VectorIndex` in PostgreSQL (search runs in the database)."""
+
+    index_type = "pgvector-hnsw"
+
+    def __init__(self, pool: ConnectionPool, dimension: int, model: str) -> None:
+        self.pool = pool
+        self.dimension = dimension
+        self.model = model
+        self._size: int | None = None
+        self._sentences: int | None = None
+        # The last candidates' rows: doc_scores, best_sentence_scores and sentence_scores share one fetch.
+        self._rows_key: tuple[int, ...] = ()
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    # -- keeping in line: nothing to build, only caches to drop ---------------------------
+
+    def sync(self, store: PgPaperStore) -> None:  # type: ignore[override]
+        """Vectors are searched where they are stored: only cached counts are dropped."""
+        self._forget()
+
+    def rebuild(self, store: PgPaperStore) -> None:  # type: ignore[override]
+        """Nothing is derived from the stored vectors: only cached counts are dropped."""
+        self._forget()
+
+    def refresh(self, store: PgPaperStore) -> None:  # type: ignore[override]
+        """Others' papers are already visible to search; cached counts are dropped when they wrote."""
+        if store.check_version():
+            self._forget()
+
+    def _forget(self) -> None:
+        self._size = self._sentences = None
+        self._rows_key, self._rows = (), {}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _counts(self) -> tuple[int, int]:
+        if self._size is None or self._sentences is None:
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT COUNT(*), COALESCE(SUM(n_sentences), 0) FROM paper_vectors").fetchone()
+            self._size, self._sentences = (int(row[0]), int(row[1])) if row else (0, 0)
+        return self._size, self._sentences
+
+    @property
+    def size(self) -> int:
+        """Papers with vectors."""
+        return self._counts()[0]
+
+    @property
+    def sentence_count(self) -> int:
+        """Sentence vectors stored."""
+        return self._counts()[1]
+
+    def disk_bytes(self) -> int:
+        """Bytes of the vector table and its indexes."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT pg_total_relation_size('paper_vectors')").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(paper id, cosine) of the ``k`` nearest papers by HNSW."""
+        vec = np.asarray(query, dtype=np.float32)
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT paper_id, -(embedding <#> %s) FROM paper_vectors ORDER BY embedding <#> %s LIMIT %s",
+                (vec, vec, min(int(k), EF_SEARCH)),
+                binary=True,
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _fetch(self, paper_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        key = tuple(int(i) for i in paper_ids)
+        if key == self._rows_key or set(key) <= self._rows.keys():
+            return self._rows
+        with self.pool.connection() as conn:
+            # Binary results: vectors and half-precision blobs arrive as bytes, not hex text to parse.
+            rows = conn.execute(
+                "SELECT paper_id, embedding, sentences FROM paper_vectors WHERE paper_id = ANY(%s)",
+                (list(key),),
+                binary=True,
+            ).fetchall()
+        out = {
+            int(r[0]): (_array(r[1]), np.frombuffer(r[2], dtype="<f2").reshape(-1, self.dimension).astype(np.float32))
+            for r in rows
+        }
+        self._rows_key, self._rows = key, out
+        return out
+
+    def paper_vector(self, paper_id: int) -> np.ndarray | None:
+        """A paper's stored vector."""
+        found = self._fetch([paper_id]).get(paper_id)
+        return None if found is None else found[0]
+
+    def doc_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of the query with each paper's vector (0 for papers without one)."""
+        rows = self._fetch(paper_ids)
+        q = np.asarray(query, dtype=np.float32)
+        return np.array([float(rows[p][0] @ q) if p in rows else 0.0 for p in paper_ids], dtype=np.float32)
+
+    def best_sentence_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """For each paper, the cosine of its best-matching sentence."""
+        rows = self._fetch(paper_ids)
+        q = np.asarray(query, dtype=np.float32)
+        out = np.zeros(len(paper_ids), dtype=np.float32)
+        for j, pid in enumerate(paper_ids):
+            found = rows.get(pid)
+            if found is not None and len(found[1]):
+                out[j] = float((found[1] @ q).max())
+        return out
+
+    def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:
+        """Cosine of the query with each sentence of a paper's abstract, in order."""
+        found = self._rows.get(paper_id) or self._fetch([paper_id]).get(paper_id)
+        if found is None:
+            return np.zeros(0, dtype=np.float32)
+        return found[1] @ np.asarray(query, dtype=np.float32)

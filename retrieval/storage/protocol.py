@@ -1,0 +1,344 @@
+"""The one storage protocol: what the library, the search and the bot need from a backend.
+
+Two implementations: ``retrieval.storage.sqlite`` (one file + an in-process FAISS index, the
+default) and ``retrieval.storage.postgres`` (PostgreSQL + pgvector, shared by many processes).
+The responder, digest, feed, CLI and cogs see only these protocols. :func:`open_storage` picks
+the backend from a database URL (none: SQLite in the data folder).
+
+Search signals come from the backend; fusing them is shared code (``retrieval.query.search``),
+so both backends rank by the same rule.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from retrieval.models import GuildSettings, LogEntry, Paper, UpsertReport
+
+DATABASE_URL_ENV = "PAPERBOT_DATABASE_URL"
+T = TypeVar("T")
+
+
+class StorageError(RuntimeError):
+    """The library's storage cannot be opened or used (bad file, unreachable server, newer schema)."""
+
+
+class MissingVectors(RuntimeError):
+    """An upsert would leave papers without vectors (their text hashes are in ``text_hashes``)."""
+
+    def __init__(self, text_hashes: set[str]) -> None:
+        super().__init__(f"{len(text_hashes)} paper text(s) have no vectors")
+        self.text_hashes = text_hashes
+
+
+class PaperStore(Protocol):
+    """Papers, the days listings showed them, and the lexical half of search."""
+
+    def upsert(self, papers: Iterable[Paper]) -> UpsertReport:
+        """Insert new papers and merge known ones (by arXiv id, external id, then title), atomically."""
+        ...
+
+    def count(self) -> int:
+        """Number of papers."""
+        ...
+
+    def get(self, paper_id: int) -> Paper | None:
+        """One paper by row id."""
+        ...
+
+    def get_many(self, paper_ids: Sequence[int]) -> dict[int, Paper]:
+        """Papers by row id (missing ids left out)."""
+        ...
+
+    def get_by_ext_id(self, ext_id: str) -> Paper | None:
+        """One paper by its public id or arXiv id."""
+        ...
+
+    def find_exact(self, query: str) -> list[int]:
+        """Ids of papers whose normalized title, arXiv id or public id equals the query."""
+        ...
+
+    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
+        """(id, title) for autocomplete."""
+        ...
+
+    def newest_day(self) -> date | None:
+        """The most recent day a listing showed a paper."""
+        ...
+
+    def papers_on(self, day: date) -> list[Paper]:
+        """Papers a listing showed on ``day``."""
+        ...
+
+    def source_counts(self) -> dict[str, int]:
+        """Papers per source."""
+        ...
+
+    def id_hashes(self) -> dict[int, str]:
+        """Every paper's id and text hash."""
+        ...
+
+    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Full-text search for any of ``terms``: (id, score) best first."""
+        ...
+
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many papers contain each term (capped in large libraries), and the paper count."""
+        ...
+
+    def term_matches(self, terms: Sequence[str], paper_ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """For each term used by :meth:`lexical_search`, the ids among ``paper_ids`` (or more) that contain it."""
+        ...
+
+    def clear_term_caches(self) -> None:
+        """Forget cached term statistics."""
+        ...
+
+    # The storage side of ingest (retrieval.ingest): sentence vectors are stored with their papers.
+
+    def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
+        """For each paper, the (title, abstract) to embed before upserting it, or None when vectors exist."""
+        ...
+
+    def upsert_with_vectors(
+        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+    ) -> UpsertReport:
+        """Upsert papers and their sentence vectors (by text hash) in ONE transaction, or raise MissingVectors."""
+        ...
+
+    def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, title, abstract) of up to ``limit`` stored papers lacking current vectors, by id."""
+        ...
+
+    def add_vectors(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
+        """Store vectors of existing papers {id: (text hash, array)}, skipping changed texts; rows written."""
+        ...
+
+    def vector_hashes(self, model: str) -> dict[int, str]:
+        """{paper id: text hash} of papers with current vectors."""
+        ...
+
+    def iter_vectors(self, model: str, ids: Sequence[int] | None = None) -> Iterator[tuple[int, str, np.ndarray]]:
+        """(paper id, text hash, float16 (sentences, dimension)) of current vectors."""
+        ...
+
+    def drop_vectors(self, model: str) -> int:
+        """Forget every vector of ``model``; rows removed."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A library-level setting, or None."""
+        ...
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (None: remove) a library-level setting."""
+        ...
+
+
+class VectorIndex(Protocol):
+    """Paper and sentence vectors, and the dense half of search."""
+
+    index_type: str
+
+    @property
+    def size(self) -> int:
+        """Number of papers with vectors."""
+        ...
+
+    @property
+    def sentence_count(self) -> int:
+        """Number of sentence vectors."""
+        ...
+
+    def disk_bytes(self) -> int:
+        """Bytes the vectors take on disk."""
+        ...
+
+    def refresh(self, store: PaperStore) -> None:
+        """Catch up with other processes' writes (cheap when nothing changed)."""
+        ...
+
+    def sync(self, store: PaperStore) -> None:
+        """Take in vectors the store gained (this process's ingest)."""
+        ...
+
+    def rebuild(self, store: PaperStore) -> None:
+        """Rebuild from the stored vectors."""
+        ...
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(paper id, cosine) of the ``k`` nearest papers."""
+        ...
+
+    def paper_vector(self, paper_id: int) -> np.ndarray | None:
+        """A paper's stored vector."""
+        ...
+
+    def doc_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of the query with each paper's vector (0 when it has none)."""
+        ...
+
+    def best_sentence_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """For each paper, the cosine of its best-matching sentence."""
+        ...
+
+    def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:
+        """Cosine of the query with each sentence of a paper's abstract, in order."""
+        ...
+
+
+class StateStore(Protocol):
+    """Bot state: per-server settings, the digest log (one post per channel and day), feedback."""
+
+    def get_settings(self, guild_id: int) -> GuildSettings | None:
+        """A server's settings."""
+        ...
+
+    def enabled_settings(self) -> list[GuildSettings]:
+        """Servers with daily posts on, by guild id."""
+        ...
+
+    def save_settings(
+        self,
+        guild_id: int,
+        channel_id: int,
+        post_time: str,
+        timezone: str,
+        topics: Sequence[str],
+        now: datetime,
+        frequency: str = "daily",
+        weekday: int | None = None,
+    ) -> None:
+        """Create or replace a server's settings (enabled, error cleared); drop the channel's "skipped" rows."""
+        ...
+
+    def disable(self, guild_id: int, now: datetime) -> bool:
+        """Switch a server's posts off; False when they were not on."""
+        ...
+
+    def record_error(self, guild_id: int, message: str | None) -> None:
+        """Set or clear a server's last posting error."""
+        ...
+
+    def log_entry(self, channel_id: int, day: date) -> LogEntry | None:
+        """The digest log row of a channel and day."""
+        ...
+
+    def last_entry(self, channel_id: int) -> LogEntry | None:
+        """A channel's newest digest log row."""
+        ...
+
+    def claim(self, channel_id: int, day: date, now: datetime, may_retake: Callable[[LogEntry], bool]) -> bool:
+        """Atomically take the right to post: insert the row, or retake an existing one ``may_retake`` allows."""
+        ...
+
+    def finish(self, channel_id: int, day: date, status: str, message_id: int | None) -> None:
+        """Record how a claimed post ended."""
+        ...
+
+    def record_feedback(self, question: str, paper_ext_id: str, user_id: int, vote: int) -> None:
+        """Store or replace a user's vote on a question and paper."""
+        ...
+
+    def feedback_totals(self, question: str) -> tuple[int, int]:
+        """(up, down) votes on a question."""
+        ...
+
+
+class Storage(Protocol):
+    """One backend: its paper store, bot state, vector index, and cross-process coordination."""
+
+    backend: str  # "sqlite" | "postgres"
+    papers: PaperStore
+    state: StateStore
+
+    def prepare_vectors(self, model: str, dimension: int) -> None:
+        """Get ready to store ``model``'s vectors (PostgreSQL: a vector table of that dimension)."""
+        ...
+
+    def open_index(self, dimension: int, model: str) -> VectorIndex:
+        """The vector index over the stored vectors of ``model``."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """A non-blocking lock shared by every process on this library: yields whether it was taken."""
+        ...
+
+    def describe(self) -> str:
+        """Where the library lives (a folder, or the database URL without its password)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+def merge_paper(old: Paper, new: Paper, by_id: bool) -> Paper:
+    """What a stored paper becomes when a new record of it arrives (both backends merge alike).
+
+    Text changes only when the same record (by id) says so; a title match keeps the stored text.
+    The rest fills in what the new record adds (arXiv id, links, authors, fresher upvotes).
+    """
+    title, abstract = old.title, old.abstract
+    if by_id and new.abstract and (new.title, new.abstract) != (old.title, old.abstract):
+        title, abstract = new.title, new.abstract
+    return replace(
+        old,
+        title=title,
+        abstract=abstract,
+        arxiv_id=old.arxiv_id or new.arxiv_id,
+        url=new.url or old.url,
+        authors=new.authors or old.authors,
+        author_count=new.author_count or (len(new.authors) if new.authors else None) or old.author_count,
+        published=old.published or new.published,
+        upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
+        github=new.github or old.github,
+        project_page=new.project_page or old.project_page,
+    )
+
+
+def database_url(explicit: str | None = None) -> str | None:
+    """The database URL to use: ``explicit``, else ``$PAPERBOT_DATABASE_URL``, else None (SQLite)."""
+    url = explicit if explicit is not None else os.environ.get(DATABASE_URL_ENV, "")
+    return url.strip() or None
+
+
+def open_storage(data_dir: Path, url: str | None = None) -> Storage:
+    """The SQLite library in ``data_dir``, or the PostgreSQL database at ``url``.
+
+    The PostgreSQL backend (psycopg, pgvector) is imported only when a URL is given.
+    """
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise StorageError(f"unsupported database URL {redact(url)!r}: use postgresql://user:pass@host:5432/db")
+        from retrieval.storage.postgres.storage import PostgresStorage
+
+        return PostgresStorage(url)
+    from retrieval.storage.sqlite.storage import SqliteStorage
+
+    return SqliteStorage(data_dir)
+
+
+def redact(url: str) -> str:
+    """A database URL with its password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
