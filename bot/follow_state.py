@@ -16,10 +16,11 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from bot.state import _iso, _parse_iso, utcnow
+from bot.state import utcnow
 from retrieval.models import Follow
 from retrieval.query.follows import MAX_FOLLOWS, FollowError, parse_follow
 from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.state import from_iso, to_iso
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class FollowStore:
                 """INSERT INTO follow_users (user_id, dms_closed_at, last_error) VALUES (?, ?, ?)
                    ON CONFLICT (user_id) DO UPDATE SET dms_closed_at = excluded.dms_closed_at,
                        last_error = excluded.last_error""",
-                (user_id, _iso(now or utcnow()), reason),
+                (user_id, to_iso(now or utcnow()), reason),
             )
 
     def reopen(self, user_id: int) -> bool:
@@ -107,7 +108,7 @@ class FollowStore:
         """When this user's DMs were found closed, or None."""
         with self.db.read() as conn:
             row = conn.execute("SELECT dms_closed_at FROM follow_users WHERE user_id = ?", (user_id,)).fetchone()
-        return _parse_iso(row[0]) if row and row[0] else None
+        return from_iso(row[0]) if row and row[0] else None
 
     # what was sent
 
@@ -130,7 +131,7 @@ class FollowStore:
                 "SELECT status, claimed_at FROM follow_dm_log WHERE user_id = ? AND day = ?", (user_id, day.isoformat())
             ).fetchone()
             if row is not None and not (
-                row["status"] == FAILED and now - _parse_iso(row["claimed_at"]) >= RETRY_FAILED_AFTER
+                row["status"] == FAILED and now - from_iso(row["claimed_at"]) >= RETRY_FAILED_AFTER
             ):
                 return []
             claimed: list[int] = []
@@ -149,7 +150,7 @@ class FollowStore:
                 """INSERT INTO follow_dm_log (user_id, day, status, claimed_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (user_id, day) DO UPDATE SET status = excluded.status,
                        claimed_at = excluded.claimed_at""",
-                (user_id, day.isoformat(), SENDING, _iso(now)),
+                (user_id, day.isoformat(), SENDING, to_iso(now)),
             )
         return claimed
 

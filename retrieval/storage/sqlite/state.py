@@ -17,11 +17,11 @@ from retrieval.storage.sqlite.db import Database
 POSTING, SKIPPED = "posting", "skipped"
 
 
-def _iso(moment: datetime) -> str:
+def to_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_iso(text: str) -> datetime:
+def from_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
@@ -35,7 +35,7 @@ def _settings(row: sqlite3.Row) -> GuildSettings:
         topics=tuple(json.loads(row["topics"] or "[]")),
         enabled=bool(row["enabled"]),
         last_error=row["last_error"],
-        updated_at=_parse_iso(row["updated_at"]),
+        updated_at=from_iso(row["updated_at"]),
         frequency=row["frequency"] or "daily",
         weekday=row["weekday"],
     )
@@ -47,7 +47,7 @@ def _entry(row: sqlite3.Row) -> LogEntry:
         day=date.fromisoformat(row["day"]),
         status=row["status"],
         message_id=row["message_id"],
-        claimed_at=_parse_iso(row["claimed_at"]),
+        claimed_at=from_iso(row["claimed_at"]),
     )
 
 
@@ -90,7 +90,7 @@ class SqliteStateStore:
                        post_time = excluded.post_time, timezone = excluded.timezone, topics = excluded.topics,
                        enabled = 1, last_error = NULL, updated_at = excluded.updated_at,
                        frequency = excluded.frequency, weekday = excluded.weekday""",
-                (guild_id, channel_id, post_time, timezone, json.dumps(list(topics)), _iso(now), frequency, weekday),
+                (guild_id, channel_id, post_time, timezone, json.dumps(list(topics)), to_iso(now), frequency, weekday),
             )
             conn.execute("DELETE FROM digest_log WHERE channel_id = ? AND status = ?", (channel_id, SKIPPED))
 
@@ -99,7 +99,7 @@ class SqliteStateStore:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE guild_settings SET enabled = 0, updated_at = ? WHERE guild_id = ? AND enabled = 1",
-                (_iso(now), guild_id),
+                (to_iso(now), guild_id),
             )
         return cursor.rowcount > 0
 
@@ -129,7 +129,7 @@ class SqliteStateStore:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO digest_log (channel_id, day, status, claimed_at) VALUES (?, ?, ?, ?)",
-                (channel_id, day.isoformat(), POSTING, _iso(now)),
+                (channel_id, day.isoformat(), POSTING, to_iso(now)),
             )
             if conn.execute("SELECT changes()").fetchone()[0]:
                 return True
@@ -140,7 +140,7 @@ class SqliteStateStore:
                 return False
             conn.execute(
                 "UPDATE digest_log SET status = ?, claimed_at = ? WHERE channel_id = ? AND day = ?",
-                (POSTING, _iso(now), channel_id, day.isoformat()),
+                (POSTING, to_iso(now), channel_id, day.isoformat()),
             )
             return True
 
