@@ -83,9 +83,7 @@ async def test_digest_set_show_off(discord_server, launch, no_rejections):
     [saved] = await discord_server.wait_reply(set_)
     assert saved["flags"] & EPHEMERAL
     fields = {f["name"]: f["value"] for f in saved["embeds"][0]["fields"]}
-    assert (
-        fields["Channel"] == f"<#{channel_id}>" and fields["Time"] == "09:30 Europe/Paris (daily)"
-    )  # weekly digests name the frequency
+    assert fields["Channel"] == f"<#{channel_id}>" and fields["Time"] == "09:30 Europe/Paris"
 
     shown = await discord_server.slash(guild, "digest", sub("show"), permissions=ADMIN)
     [show] = await discord_server.wait_reply(shown)
@@ -93,7 +91,7 @@ async def test_digest_set_show_off(discord_server, launch, no_rejections):
 
     off = await discord_server.slash(guild, "digest", sub("off"), permissions=ADMIN)
     [done] = await discord_server.wait_reply(off)
-    assert done["content"] == "Digest post switched off." and done["flags"] & EPHEMERAL
+    assert done["content"] == "Daily post switched off." and done["flags"] & EPHEMERAL
 
     refused = await discord_server.slash(guild, "digest", sub("show"))  # no Manage Server
     [no] = await discord_server.wait_reply(refused)

@@ -19,10 +19,11 @@ PATH = "/api/papers/{paper_id}"
 
 
 @pytest.fixture
-def fresh_bot(open_library, state_db, config) -> PaperBot:
+def fresh_bot(open_library, config) -> PaperBot:
     """A bot over its own empty library (adding papers must not change the shared one)."""
-    paper_bot = PaperBot(config, library=open_library())
-    paper_bot.state = BotState(state_db)
+    library = open_library()
+    paper_bot = PaperBot(config, library=library)
+    paper_bot.state = BotState(library.storage.state)
     return paper_bot
 
 
