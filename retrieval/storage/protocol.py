@@ -78,6 +78,10 @@ class PaperStore(Protocol):
         """Papers a listing showed on ``day``."""
         ...
 
+    def papers_between(self, since: date, until: date) -> list[Paper]:
+        """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once."""
+        ...
+
     def source_counts(self) -> dict[str, int]:
         """Papers per source."""
         ...

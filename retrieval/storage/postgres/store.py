@@ -293,6 +293,20 @@ class PgPaperStore(PgVectorTable):
             ).fetchall()
         return [row_to_paper(r, listed_on=day) for r in rows]
 
+    def papers_between(self, since: date, until: date) -> list[Paper]:
+        """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once.
+
+        ``listed_on`` is the latest of those days.
+        """
+        cols = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {cols}, MAX(d.day) FROM papers p JOIN paper_days d ON d.paper_id = p.id"
+                " WHERE d.day BETWEEN %s AND %s GROUP BY p.id ORDER BY p.id",
+                (since, until),
+            ).fetchall()
+        return [row_to_paper(r, listed_on=r[-1]) for r in rows]
+
     def source_counts(self) -> dict[str, int]:
         """How many papers each source contributed."""
         with self.pool.connection() as conn:

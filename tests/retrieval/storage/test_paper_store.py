@@ -137,3 +137,16 @@ def test_the_exclusive_lock_is_held_by_one_opener_at_a_time(open_store):
             assert unrelated
     with second.exclusive("refresh") as now_free:
         assert now_free
+
+
+def test_papers_between_lists_each_paper_once_with_its_latest_day_in_the_range(store):
+    store.upsert(
+        [
+            Paper(title="Early", abstract=ABSTRACT, ext_id="e", listed_on=date(2026, 11, 2)),
+            Paper(title="Twice", abstract=ABSTRACT, ext_id="t", listed_on=date(2026, 11, 3)),
+            Paper(title="Twice", abstract=ABSTRACT, ext_id="t", listed_on=date(2026, 11, 5)),
+            Paper(title="Later", abstract=ABSTRACT, ext_id="l", listed_on=date(2026, 11, 9)),
+        ]
+    )
+    found = store.papers_between(date(2026, 11, 3), date(2026, 11, 8))
+    assert [(p.title, p.listed_on) for p in found] == [("Twice", date(2026, 11, 5))]
