@@ -1,9 +1,10 @@
-"""Hybrid retrieval: dense (paper and best-sentence cosine) + lexical BM25, fused by rank.
+"""Hybrid retrieval: dense (paper and best-sentence cosine) + lexical BM25 + term coverage, fused.
 
-Every candidate from either retriever is scored on all three signals, then the three
-rankings are combined by weighted reciprocal rank fusion; exact title or arXiv-id
-matches go first. Scoring a paper by its best-matching sentence as well as by its whole
-text matters for one-sentence claims and for long abstracts the model truncates.
+Every candidate from either retriever is scored on all four signals, which are combined as a
+weighted sum of standard scores (:func:`fuse_scores`); exact title or arXiv-id matches go first.
+Scoring a paper by its best-matching sentence as well as by its whole text matters for
+one-sentence claims and for long abstracts the model truncates. The lexical search needs no
+question vector, so it runs on a worker thread beside the encoding and the dense search.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 100
 RRF_K = 10.0
+# Lexical searches in flight at once (one per concurrent question; more wait their turn).
+LEXICAL_WORKERS = 4
 
 
 # Reciprocal-rank fusion weights: no longer what ranks, but the top paper's RRF score is one of the
@@ -142,18 +146,22 @@ class HybridSearcher:
         self.store = store
         self.index = index
         self.embedder = embedder
+        # Both backends' lexical searches release the GIL (SQLite's FTS5, a PostgreSQL round trip),
+        # so a question costs about the slower of lexical and (encoding + dense), not their sum.
+        self._lexical = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="paperbot-lexical")
 
     def signals(self, query: str, n_cand: int = CANDIDATES) -> Signals:
         """Every candidate from either retriever, scored on each ranking signal (before fusion)."""
         self.index.refresh(self.store)
         topic = strip_framing(query)
         terms = query_terms(topic)
-        lexical = self.store.lexical_search(terms, n_cand)
+        lexical_job = self._lexical.submit(self.store.lexical_search, terms, n_cand)
         exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
         freqs, total = self.store.doc_freqs(terms)
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
         qvec = self.embedder.encode_query(topic)
         dense = self.index.search(qvec, n_cand)
+        lexical = lexical_job.result()
         cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
         lex_map = dict(lexical)
         return Signals(

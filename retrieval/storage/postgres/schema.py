@@ -21,6 +21,109 @@ LOCK_MIGRATE = 0x70617065_0001
 LOCK_INGEST = 0x70617065_0002
 LOCK_NAMED = 0x70617065_1000  # + a hash of the name, for Storage.exclusive
 
+# A paper's term frequency counts title positions (weight A) twice, as FTS5's title weight 2;
+# the impact is BM25's term-frequency part for that paper, with the library's mean length when it
+# was written (k1 = 1.2, b = 0.75). Impacts only order each term's postings for the candidate
+# prefilter; the scores returned are recomputed exactly (store.py).
+POSTINGS_SQL = r"""
+CREATE TABLE paper_terms (
+    paper_id BIGINT NOT NULL,
+    lexeme TEXT NOT NULL,
+    impact REAL NOT NULL,
+    PRIMARY KEY (paper_id, lexeme)
+);
+CREATE INDEX paper_terms_impact ON paper_terms (lexeme, impact DESC) INCLUDE (paper_id);
+-- How many papers hold each lexeme: BM25's document frequency, exact, read in one query.
+CREATE TABLE term_stats (lexeme TEXT PRIMARY KEY, df INTEGER NOT NULL);
+-- One row: the paper count and total length (BM25's N and mean document length).
+CREATE TABLE lexical_totals (
+    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    papers BIGINT NOT NULL,
+    length BIGINT NOT NULL
+);
+
+CREATE FUNCTION paperbot_term_impact(weights TEXT[], doc_len INTEGER, mean_len DOUBLE PRECISION)
+RETURNS REAL LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- One expression (no FROM), so the planner inlines it: millions of postings are written in bulk.
+    SELECT ((cardinality(weights) + cardinality(array_positions(weights, 'A')))::float8 * 2.2
+        / ((cardinality(weights) + cardinality(array_positions(weights, 'A')))
+           + 1.2 * (0.25 + 0.75 * doc_len / GREATEST(mean_len, 1.0))))::real
+$$;
+
+-- New papers: their postings in, lexeme counts and totals up.
+CREATE FUNCTION paperbot_terms_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lexical_totals SET papers = papers + t.n, length = length + t.len
+    FROM (SELECT COUNT(*) AS n, COALESCE(SUM(doc_len), 0) AS len FROM new_rows) t;
+    WITH added AS (
+        INSERT INTO paper_terms (paper_id, lexeme, impact)
+        SELECT r.id, u.lexeme, paperbot_term_impact(u.weights, r.doc_len, m.length::float8 / GREATEST(m.papers, 1))
+        FROM new_rows r, unnest(r.tsv) u, lexical_totals m
+        RETURNING lexeme
+    )
+    INSERT INTO term_stats AS s (lexeme, df)
+    SELECT lexeme, COUNT(*) FROM added GROUP BY lexeme ORDER BY lexeme
+    ON CONFLICT (lexeme) DO UPDATE SET df = s.df + excluded.df;
+    RETURN NULL;
+END $$;
+
+-- Papers whose text changed: old postings out, counts down; then the new ones in.
+CREATE FUNCTION paperbot_terms_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH changed AS (
+        SELECT o.id, o.doc_len AS old_len, n.doc_len AS new_len FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE n.tsv IS DISTINCT FROM o.tsv OR n.doc_len IS DISTINCT FROM o.doc_len
+    ), totals AS (
+        UPDATE lexical_totals SET length = length + t.delta
+        FROM (SELECT COALESCE(SUM(new_len - old_len), 0) AS delta FROM changed) t
+    ), gone AS (
+        DELETE FROM paper_terms t USING changed c WHERE t.paper_id = c.id RETURNING t.lexeme
+    )
+    UPDATE term_stats s SET df = s.df - g.n
+    FROM (SELECT lexeme, COUNT(*) AS n FROM gone GROUP BY lexeme) g WHERE s.lexeme = g.lexeme;
+    WITH added AS (
+        INSERT INTO paper_terms (paper_id, lexeme, impact)
+        SELECT n.id, u.lexeme, paperbot_term_impact(u.weights, n.doc_len, m.length::float8 / GREATEST(m.papers, 1))
+        FROM new_rows n JOIN old_rows o ON o.id = n.id, unnest(n.tsv) u, lexical_totals m
+        WHERE n.tsv IS DISTINCT FROM o.tsv OR n.doc_len IS DISTINCT FROM o.doc_len
+        RETURNING lexeme
+    )
+    INSERT INTO term_stats AS s (lexeme, df)
+    SELECT lexeme, COUNT(*) FROM added GROUP BY lexeme ORDER BY lexeme
+    ON CONFLICT (lexeme) DO UPDATE SET df = s.df + excluded.df;
+    RETURN NULL;
+END $$;
+
+-- Deleted papers: their postings out, counts and totals down.
+CREATE FUNCTION paperbot_terms_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lexical_totals SET papers = papers - t.n, length = length - t.len
+    FROM (SELECT COUNT(*) AS n, COALESCE(SUM(doc_len), 0) AS len FROM old_rows) t;
+    WITH gone AS (
+        DELETE FROM paper_terms t USING old_rows o WHERE t.paper_id = o.id RETURNING t.lexeme
+    )
+    UPDATE term_stats s SET df = s.df - g.n
+    FROM (SELECT lexeme, COUNT(*) AS n FROM gone GROUP BY lexeme) g WHERE s.lexeme = g.lexeme;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER papers_terms_insert AFTER INSERT ON papers
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION paperbot_terms_added();
+CREATE TRIGGER papers_terms_update AFTER UPDATE ON papers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION paperbot_terms_changed();
+CREATE TRIGGER papers_terms_delete AFTER DELETE ON papers
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION paperbot_terms_removed();
+
+-- The papers already stored.
+INSERT INTO lexical_totals (papers, length) SELECT COUNT(*), COALESCE(SUM(doc_len), 0) FROM papers;
+INSERT INTO paper_terms (paper_id, lexeme, impact)
+SELECT p.id, u.lexeme, paperbot_term_impact(u.weights, p.doc_len, m.length::float8 / GREATEST(m.papers, 1))
+FROM papers p, unnest(p.tsv) u, lexical_totals m;
+INSERT INTO term_stats (lexeme, df) SELECT lexeme, COUNT(*) FROM paper_terms GROUP BY lexeme;
+-- Search reads postings now; the full-text GIN index only cost writes.
+DROP INDEX papers_tsv;
+"""
+
 # Each entry upgrades the schema by one version; never edit a shipped entry, append.
 MIGRATIONS: tuple[str, ...] = (
     # v1: papers, their days, full-text search, bot state, library metadata. The extensions go to
@@ -101,6 +204,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE guild_settings ADD COLUMN frequency TEXT NOT NULL DEFAULT 'daily';
     ALTER TABLE guild_settings ADD COLUMN weekday SMALLINT;
     """,
+    # v3: impact-ordered postings for lexical search at scale (see store.py), kept in line with
+    # papers by statement-level triggers, so every writer (upsert, migrate, COPY, an operator's
+    # SQL) keeps them exact; backfilled here for existing libraries.
+    POSTINGS_SQL,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -138,6 +245,8 @@ def vector_table_sql(dimension: int) -> str:
         sentences BYTEA NOT NULL,
         n_sentences INTEGER NOT NULL
     );
+    -- Half-precision vectors do not compress: store them out of line without trying.
+    ALTER TABLE paper_vectors ALTER COLUMN sentences SET STORAGE EXTERNAL;
     CREATE INDEX paper_vectors_hnsw ON paper_vectors USING hnsw (embedding vector_ip_ops)
         WITH (m = 16, ef_construction = 64);
     """

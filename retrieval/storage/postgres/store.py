@@ -1,11 +1,17 @@
-"""Papers in PostgreSQL: the same merge rules as SQLite, lexical search by full-text search.
+"""Papers in PostgreSQL: the same merge rules as SQLite, lexical search over impact-ordered postings.
 
-Lexical scores: BM25 as FTS5 computes it, from the term frequencies in each matching paper's
-``tsvector`` (title positions weighted A count twice, as FTS5's column weight 2). PostgreSQL's
-own ``ts_rank`` has no inverse document frequency: with it, hold-out Recall@1 fell from 0.829 to
-0.757 (see README). Term statistics (document frequencies,
-the paper count) are cached per process and dropped when ``papers_version`` changes, checked
-at most every :data:`CHECK_EVERY` seconds, so other processes' papers show within seconds.
+Lexical scores are BM25 as FTS5 computes it (title hits count twice, as FTS5's column weight 2);
+PostgreSQL's own ``ts_rank`` has no inverse document frequency: with it, hold-out Recall@1 fell
+from 0.829 to 0.757 (see README). Scoring every paper that holds a query word does not scale
+(a common word is in 100,000 papers of a million), so the search is bounded the way search
+engines bound it: each paper's words are also kept as postings (``paper_terms``, kept in line
+with ``papers`` by triggers; schema.py) ordered per word by their BM25 term-frequency part. A
+query reads the best :data:`PER_TERM` postings of each of its words from that index, sums them
+into candidates, and scores the best :data:`POOL` candidates exactly from their ``tsvector``.
+Below ``PER_TERM`` papers per word the result is exact BM25; above it, a paper that holds only
+common words at low weight can be missed. Document frequencies and the library's totals are
+exact, kept by the same triggers, and cached per process until ``papers_version`` changes
+(checked at most every :data:`CHECK_EVERY` seconds, so other processes' papers show within seconds).
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ COMMON_TERM_FRACTION = 0.10
 PRUNE_FROM = 20_000
 # BM25 weight of a title hit relative to one in the abstract (as the SQLite store).
 TITLE_WEIGHT = 2.0
-RANK_WEIGHTS = "{0, 0, 0.5, 1.0}"
+# Postings read per query word (best first), and candidates scored exactly: the bound on a query's work.
+PER_TERM = 1000
+POOL = 200
 # Seconds between checks of papers_version (other processes' writes).
 CHECK_EVERY = 5.0
 
@@ -75,11 +83,10 @@ class PgPaperStore(PgVectorTable):
         self._lock = threading.Lock()
         self._version: str | None = None
         self._checked = 0.0
-        self._count: int | None = None
         self._df: dict[str, int] = {}
         self._selected: dict[tuple[str, ...], list[str]] = {}
         self._lexeme: dict[str, str] = {}
-        self._avgdl: float | None = None
+        self._totals: tuple[int, float] | None = None
 
     # -- change marker -------------------------------------------------------------------
 
@@ -105,8 +112,7 @@ class PgPaperStore(PgVectorTable):
     def clear_term_caches(self) -> None:
         """Forget the paper count and term statistics (refilled on the next search)."""
         with self._lock:
-            self._count = None
-            self._avgdl = None
+            self._totals = None
             self._df.clear()
             self._selected.clear()
 
@@ -211,16 +217,21 @@ class PgPaperStore(PgVectorTable):
 
     def count(self) -> int:
         """Number of papers (cached until another write is seen)."""
+        return self._lexical_totals()[0]
+
+    def _lexical_totals(self) -> tuple[int, float]:
+        """(paper count, mean document length), kept by the postings triggers; cached."""
         self.check_version()
         with self._lock:
-            if self._count is not None:
-                return self._count
+            if self._totals is not None:
+                return self._totals
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT COUNT(*) FROM papers").fetchone()
-        count = int(row[0]) if row else 0
+            row = conn.execute("SELECT papers, length FROM lexical_totals").fetchone()
+        papers, length = (int(row[0]), int(row[1])) if row else (0, 0)
+        totals = (papers, max(length / papers, 1.0) if papers else 1.0)
         with self._lock:
-            self._count = count
-        return count
+            self._totals = totals
+        return totals
 
     def get(self, paper_id: int) -> Paper | None:
         """One paper by row id."""
@@ -316,20 +327,20 @@ class PgPaperStore(PgVectorTable):
     # -- lexical search ------------------------------------------------------------------
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many papers contain each term (counted up to a cap in large libraries), and the paper count."""
+        """How many papers contain each term (its english lexeme; 0 for a stop word), and the paper count."""
         total = self.count()
         missing = [t for t in terms if t not in self._df]
         if missing:
-            cap = total if total < self.prune_from else int(total * COMMON_TERM_FRACTION) + 1
+            lexemes = self._lexemes(missing)
             with self.pool.connection() as conn:
+                found = dict(
+                    conn.execute(
+                        "SELECT lexeme, df FROM term_stats WHERE lexeme = ANY(%s)", (list(set(lexemes.values())),)
+                    ).fetchall()
+                )
+            with self._lock:
                 for term in missing:
-                    row = conn.execute(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM papers"
-                        " WHERE tsv @@ plainto_tsquery('english', %s) LIMIT %s) t",
-                        (term, cap),
-                    ).fetchone()
-                    with self._lock:
-                        self._df[term] = int(row[0]) if row else 0
+                    self._df[term] = int(found.get(lexemes.get(term, ""), 0))
         return {t: self._df.get(t, 0) for t in terms}, total
 
     def _selective_terms(self, terms: Sequence[str]) -> list[str]:
@@ -353,28 +364,25 @@ class PgPaperStore(PgVectorTable):
         missing = [t for t in terms if t not in self._lexeme]
         if missing:
             with self.pool.connection() as conn:
-                for term in missing:
-                    row = conn.execute(
-                        "SELECT lexeme FROM unnest(to_tsvector('english', %s)) LIMIT 1", (term,)
-                    ).fetchone()
-                    with self._lock:
-                        self._lexeme[term] = str(row[0]) if row else ""
+                rows = conn.execute(
+                    "SELECT t, (SELECT lexeme FROM unnest(to_tsvector('english', t)) LIMIT 1)"
+                    " FROM unnest(%s::text[]) AS t",
+                    (missing,),
+                ).fetchall()
+            with self._lock:
+                if len(self._lexeme) > 100_000:
+                    self._lexeme.clear()
+                for term, lexeme in rows:
+                    self._lexeme[str(term)] = str(lexeme or "")
         return {t: self._lexeme[t] for t in terms if self._lexeme.get(t)}
 
-    def _avg_len(self) -> float:
-        self.check_version()
-        if self._avgdl is None:
-            with self.pool.connection() as conn:
-                row = conn.execute("SELECT COALESCE(AVG(doc_len), 1) FROM papers").fetchone()
-            self._avgdl = max(float(row[0]) if row else 1.0, 1.0)
-        return self._avgdl
-
     def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """BM25 over full-text matches of any of ``terms``, as FTS5 scores it (title hits count twice).
+        """BM25 over papers holding any of ``terms``, as FTS5 scores it (title hits count twice).
 
-        Term frequencies are read from each matching paper's ``tsvector`` (positions and their
-        A/B weights), so the score is FTS5's: idf x tf(k1+1) / (tf + k1(1-b+b*len/avglen)),
-        k1 = 1.2, b = 0.75, summed over the question's words.
+        Candidates come from the best :data:`PER_TERM` postings of each word (see the module doc);
+        the best :data:`POOL` of them are scored exactly from their ``tsvector`` (positions and
+        A/B weights): idf x tf(k1+1) / (tf + k1(1-b+b*len/avglen)), k1 = 1.2, b = 0.75, summed
+        over the question's words.
         """
         kept = self._selective_terms(terms)
         lexemes = self._lexemes(kept)
@@ -383,25 +391,27 @@ class PgPaperStore(PgVectorTable):
         freqs, total = self.doc_freqs(list(lexemes))
         words = list(lexemes)
         idfs = [max(math.log((total - freqs[t] + 0.5) / (freqs[t] + 0.5)), 1e-6) for t in words]
-        # One plainto_tsquery per word, OR-ed: whatever the words hold is never query syntax.
-        query = " || ".join(f"plainto_tsquery('english', %(w{j})s)" for j in range(len(words)))
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT p.id, SUM(t.idf * f.tf * (%(k1)s + 1) / (f.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_len / %(avgdl)s)))"
-                f" AS score FROM papers p, (SELECT {query}) AS x(q),"
+                "WITH q(lexeme, idf) AS (SELECT * FROM unnest(%(lexemes_t)s::text[], %(idfs)s::float8[])),"
+                " cand AS (SELECT c.paper_id FROM q, LATERAL (SELECT pt.paper_id, pt.impact FROM paper_terms pt"
+                " WHERE pt.lexeme = q.lexeme ORDER BY pt.impact DESC LIMIT %(per_term)s) c"
+                " GROUP BY c.paper_id ORDER BY SUM(q.idf * c.impact) DESC LIMIT %(pool)s)"
+                " SELECT p.id, SUM(q.idf * f.tf * (%(k1)s + 1) / (f.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_len / %(avgdl)s)))"
+                " AS score FROM cand JOIN papers p ON p.id = cand.paper_id,"
                 " LATERAL (SELECT u.lexeme, (SELECT SUM(CASE WHEN w = 'A' THEN %(title)s ELSE 1.0 END)"
                 " FROM unnest(u.weights) w) AS tf FROM unnest(p.tsv) u WHERE u.lexeme = ANY(%(lexemes)s)) f"
-                " JOIN unnest(%(lexemes_t)s::text[], %(idfs)s::float8[]) AS t(lexeme, idf) ON t.lexeme = f.lexeme"
-                " WHERE p.tsv @@ x.q GROUP BY p.id ORDER BY score DESC, p.id LIMIT %(limit)s",
+                " JOIN q ON q.lexeme = f.lexeme GROUP BY p.id ORDER BY score DESC, p.id LIMIT %(limit)s",
                 {
-                    **{f"w{j}": w for j, w in enumerate(words)},
                     "k1": 1.2,
                     "b": 0.75,
-                    "avgdl": self._avg_len(),
+                    "avgdl": self._lexical_totals()[1],
                     "title": TITLE_WEIGHT,
                     "lexemes": list(set(lexemes.values())),
                     "lexemes_t": [lexemes[w] for w in words],
                     "idfs": idfs,
+                    "per_term": PER_TERM,
+                    "pool": max(POOL, limit),
                     "limit": limit,
                 },
             ).fetchall()

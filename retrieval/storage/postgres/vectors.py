@@ -14,7 +14,8 @@ as ``retrieval.storage.sqlite.vectors``): papers and their vectors commit in one
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import struct
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,10 +47,43 @@ def mean_vector(sentences: np.ndarray) -> np.ndarray:
     return (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
 
 
-def _array(value: object) -> np.ndarray:
-    """A fetched ``vector`` as float32 (pgvector returns its own Vector type)."""
-    to_numpy = getattr(value, "to_numpy", None)
-    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
+# COPY's binary format: signature, flags, header extension length; then rows; then -1.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+VECTOR_COLUMNS = "paper_id, text_hash, embedding, sentences, n_sentences"
+
+
+def copy_vectors(conn: psycopg.Connection, rows: Iterable[tuple[int, str, np.ndarray]], table: str = "paper_vectors") -> int:
+    """COPY (paper id, text hash, float16 sentence vectors) rows into ``table`` in binary; rows written.
+
+    The bulk path for vectors that already exist (a migration, a benchmark load): each row is
+    packed here in COPY's binary format (pgvector's: int16 dimension, int16 unused, big-endian
+    float32s), several times faster than adapting each value in Python.
+    """
+    count = 0
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({VECTOR_COLUMNS}) FROM STDIN WITH (FORMAT BINARY)") as copy:  # type: ignore[arg-type]  # trusted table name
+        parts: list[bytes] = [_COPY_HEADER]
+        for paper_id, hash_, sentences in rows:
+            half = np.ascontiguousarray(sentences, dtype="<f2")
+            mean = mean_vector(half).astype(">f4")
+            key = hash_.encode()
+            blob = half.tobytes()
+            parts.append(
+                struct.pack(">hiqi", 5, 8, int(paper_id), len(key))
+                + key
+                + struct.pack(">ihh", 4 + 4 * mean.shape[0], mean.shape[0], 0)
+                + mean.tobytes()
+                + struct.pack(">i", len(blob))
+                + blob
+                + struct.pack(">ii", 4, half.shape[0])
+            )
+            count += 1
+            if len(parts) >= 2000:
+                copy.write(b"".join(parts))
+                parts = []
+        parts.append(_COPY_TRAILER)
+        copy.write(b"".join(parts))
+    return count
 
 
 def ensure_vector_table(pool: ConnectionPool, model: str, dimension: int) -> None:
@@ -289,16 +323,15 @@ class PgVectorIndex:
         if key == self._rows_key or set(key) <= self._rows.keys():
             return self._rows
         with self.pool.connection() as conn:
-            # Binary results: vectors and half-precision blobs arrive as bytes, not hex text to parse.
+            # Only the sentence vectors travel: the paper vector is their normalized mean, as stored,
+            # so computing it here saves reading and parsing a second vector per candidate.
             rows = conn.execute(
-                "SELECT paper_id, embedding, sentences FROM paper_vectors WHERE paper_id = ANY(%s)",
-                (list(key),),
-                binary=True,
+                "SELECT paper_id, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (list(key),), binary=True
             ).fetchall()
-        out = {
-            int(r[0]): (_array(r[1]), np.frombuffer(r[2], dtype="<f2").reshape(-1, self.dimension).astype(np.float32))
-            for r in rows
-        }
+        out = {}
+        for paper_id, blob in rows:
+            half = np.frombuffer(blob, dtype="<f2").reshape(-1, self.dimension)
+            out[int(paper_id)] = (mean_vector(half), half.astype(np.float32))
         self._rows_key, self._rows = key, out
         return out
 
