@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -41,7 +42,7 @@ def run_at_once(jobs: list[Callable[[], object]]) -> list[object]:
         barrier.wait()
         try:
             results[i] = jobs[i]()
-        except Exception as exc:  # noqa: BLE001  # re-raised in the main thread below
+        except Exception as exc:  # re-raised in the main thread below
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
@@ -173,9 +174,7 @@ def test_concurrent_claimers_give_one_dm_per_user_and_day_and_each_paper_once(op
         for user in users:
             # Each claimer offers a different, overlapping window of the six papers.
             offers = [[(k + 2 * day_offset + j) % 6 + 1 for j in range(3)] for k in range(len(stores))]
-            results = run_at_once(
-                [lambda s=s, o=o: s.claim(user, day, o, now) for s, o in zip(stores, offers, strict=True)]
-            )
+            results = run_at_once([partial(s.claim, user, day, o, now) for s, o in zip(stores, offers, strict=True)])
             winners = [i for i, r in enumerate(results) if r]
             assert len(winners) <= 1, f"user {user} on {day}: {results}"
             if day_offset == 0:
@@ -192,7 +191,7 @@ def test_concurrent_claimers_never_send_a_paper_twice_across_days(open_store, st
     """Claims for different days race over the same papers: the papers are split, never repeated."""
     stores = [FollowStore(open_store().state.follows) for _ in range(4)]
     results = run_at_once(
-        [lambda s=s, k=k: s.claim(1, DAY + timedelta(days=k), [1, 2, 3, 4, 5, 6], NOW) for k, s in enumerate(stores)]
+        [partial(s.claim, 1, DAY + timedelta(days=k), [1, 2, 3, 4, 5, 6], NOW) for k, s in enumerate(stores)]
     )
     claimed = [paper for r in results for paper in r]  # type: ignore[union-attr]
     assert sorted(claimed) == [1, 2, 3, 4, 5, 6]
@@ -211,6 +210,6 @@ def test_concurrent_additions_keep_to_the_follow_limit(open_store, storage):
                 pass
         return added
 
-    results = run_at_once([lambda s=s, k=k: adder(s, k) for k, s in enumerate(stores)])
+    results = run_at_once([partial(adder, s, k) for k, s in enumerate(stores)])
     assert sum(results) == MAX_FOLLOWS  # type: ignore[arg-type]
     assert len(stores[0].of_user(1)) == MAX_FOLLOWS
