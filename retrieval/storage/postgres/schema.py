@@ -138,6 +138,7 @@ MIGRATIONS: tuple[str, ...] = (
         day DATE NOT NULL,
         PRIMARY KEY (user_id, paper_id)
     );
+    -- Deleting a paper cascades here; without this index each delete would scan follow_sent.
     CREATE INDEX follow_sent_paper ON follow_sent (paper_id);
     """,
 )
