@@ -131,11 +131,7 @@ class PaperBot(commands.Bot):
         from bot.cogs.today import TodayCog
 
         cogs = (AskCog(self), PaperCog(self), TodayCog(self), DigestCog(self), HelpCog(self))
-        # Follows are stored in SQLite only so far: on PostgreSQL /follow is not offered (see README).
-        follow = (FollowCog(self),) if self.state.follows is not None else ()
-        if not follow:
-            log.warning("/follow is not available on the PostgreSQL backend yet; the command is left out")
-        for cog in (*cogs, FindCog(self), LibraryCog(self), *follow):
+        for cog in (*cogs, FindCog(self), LibraryCog(self), FollowCog(self)):
             await self.add_cog(cog)
         self.add_dynamic_items(FeedbackButton, MoreLikeThisButton)
 

@@ -49,7 +49,7 @@ def cmd_follow(args: argparse.Namespace, out: TextIO, open_library: OpenLibrary)
     from retrieval.query.follows import FollowError
 
     library = open_library(args)
-    store = BotState(library.db).follows
+    store = BotState(library.storage.state).follows
     if args.follow_command == "add":
         kind, text = ("topic", args.topic) if args.topic else ("author", args.author)
         try:

@@ -1,4 +1,4 @@
-"""Bot state in the library's database: per-server settings, the digest log, feedback, follows.
+"""Bot state in the library's database: per-server settings and library role, the digest log, feedback, follows.
 
 The digest log makes daily posts idempotent. A post is *claimed* (row inserted, or a retryable
 row taken over) in one transaction keyed by (channel, day) before anything is sent, so a
@@ -135,7 +135,8 @@ def utcnow() -> datetime:
 
 
 class BotState:
-    """Settings, digest log and feedback, over either backend's :class:`StateStore`.
+    """Settings, library roles, digest log, feedback and (``follows``) follows, over either backend's
+    :class:`StateStore`.
 
     The scheduling rule lives here; the storage (and the atomic claim) in the backend.
     """
@@ -144,9 +145,7 @@ class BotState:
         from bot.follow_state import FollowStore  # It builds on this module's helpers.
 
         self.store: StateStore = SqliteStateStore(store) if isinstance(store, Database) else store
-        # Follows and the library role are kept in SQLite only so far (see the README's PostgreSQL notes).
-        self.db: Database | None = store if isinstance(store, Database) else getattr(store, "db", None)
-        self.follows = FollowStore(self.db) if self.db is not None else None
+        self.follows = FollowStore(self.store.follows)
 
     # settings
 
@@ -233,27 +232,11 @@ class BotState:
 
     def library_role(self, guild_id: int) -> int | None:
         """The role whose members may ``/library add`` besides Manage Server, if the admins set one."""
-        if self.db is None:
-            return None
-        with self.db.read() as conn:
-            row = conn.execute("SELECT role_id FROM library_roles WHERE guild_id = ?", (guild_id,)).fetchone()
-        return int(row[0]) if row else None
+        return self.store.library_role(guild_id)
 
     def set_library_role(self, guild_id: int, role_id: int | None) -> None:
         """Set (or, with None, clear) the role allowed to add papers in a server."""
-        if self.db is None:
-            raise SettingsError(
-                "Library roles are not available on the PostgreSQL backend yet; Manage Server can add papers."
-            )
-        with self.db.transaction() as conn:
-            if role_id is None:
-                conn.execute("DELETE FROM library_roles WHERE guild_id = ?", (guild_id,))
-            else:
-                conn.execute(
-                    """INSERT INTO library_roles (guild_id, role_id) VALUES (?, ?)
-                       ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id""",
-                    (guild_id, role_id),
-                )
+        self.store.set_library_role(guild_id, role_id)
 
     # feedback
 

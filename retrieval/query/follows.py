@@ -22,6 +22,8 @@ MAX_FOLLOWS = 10
 MAX_TOPIC_CHARS = 60
 MAX_AUTHOR_CHARS = 80
 TOPIC, AUTHOR = "topic", "author"
+# Follow-DM log statuses: "sending" (claimed), "sent", "failed" (retried after a pause), "closed" (DMs closed).
+SENDING, SENT, FAILED, CLOSED = "sending", "sent", "failed", "closed"
 
 _NON_WORD = re.compile(r"[^\w]+")
 

@@ -1,7 +1,8 @@
 """``paperbot migrate --to postgresql://…``: copy a SQLite library into PostgreSQL without re-embedding.
 
-Papers keep their ids (so digest-log and vector rows stay aligned), vectors are copied as
-stored, and bot state (settings, digest log, feedback) comes along. Every insert is
+Papers keep their ids (so vector and follow-sent rows stay aligned), vectors are copied as
+stored, and bot state (settings, library roles, digest log, feedback, follows with their DM log,
+sent papers and closed DMs) comes along; follows keep their ids too. Every insert is
 ``ON CONFLICT DO NOTHING``, so running it again copies only what is new and otherwise changes
 nothing. A target that holds different papers under the same ids is refused.
 """
@@ -75,6 +76,11 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
             settings = conn.execute("SELECT * FROM guild_settings").fetchall()
             digest_log = conn.execute("SELECT * FROM digest_log").fetchall()
             feedback = conn.execute("SELECT question, paper_ext_id, user_id, vote, created_at FROM feedback").fetchall()
+            roles = conn.execute("SELECT guild_id, role_id FROM library_roles").fetchall()
+            follows = conn.execute("SELECT id, user_id, kind, value, norm, created_at FROM follows").fetchall()
+            follow_users = conn.execute("SELECT user_id, dms_closed_at, last_error FROM follow_users").fetchall()
+            dm_log = conn.execute("SELECT user_id, day, status, claimed_at FROM follow_dm_log").fetchall()
+            sent = conn.execute("SELECT user_id, paper_id, day FROM follow_sent").fetchall()
         report.source_papers = len(papers)
         hashes = {int(r["id"]): str(r["text_hash"]) for r in papers}
         with target.pool.connection() as pg, pg.transaction():
@@ -125,7 +131,8 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
             report.copied["guild_settings"] = _insert(
                 pg,
                 "INSERT INTO guild_settings (guild_id, channel_id, post_time, timezone, topics, enabled, last_error,"
-                " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                " updated_at, frequency, weekday) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
                 [
                     (
                         r["guild_id"],
@@ -136,6 +143,8 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
                         bool(r["enabled"]),
                         r["last_error"],
                         _ts(r["updated_at"]),
+                        r["frequency"] or "daily",
+                        r["weekday"],
                     )
                     for r in settings
                 ],
@@ -154,6 +163,38 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
                 "INSERT INTO feedback (question, paper_ext_id, user_id, vote, created_at)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [(r[0], r[1] or "", r[2], r[3], _ts(r[4])) for r in feedback],
+            )
+            report.copied["library_roles"] = _insert(
+                pg,
+                "INSERT INTO library_roles (guild_id, role_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                [(r[0], r[1]) for r in roles],
+            )
+            # Follows keep their ids (users see them in /follow remove); later ones are numbered after.
+            report.copied["follows"] = _insert(
+                pg,
+                "INSERT INTO follows (id, user_id, kind, value, norm, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(r[0], r[1], r[2], r[3], r[4], _ts(r[5])) for r in follows],
+            )
+            pg.execute(
+                "SELECT setval(pg_get_serial_sequence('follows', 'id'), GREATEST((SELECT MAX(id) FROM follows), 1))"
+            )
+            report.copied["follow_users"] = _insert(
+                pg,
+                "INSERT INTO follow_users (user_id, dms_closed_at, last_error) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(r[0], _ts(r[1]), r[2]) for r in follow_users],
+            )
+            report.copied["follow_dm_log"] = _insert(
+                pg,
+                "INSERT INTO follow_dm_log (user_id, day, status, claimed_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(r[0], date.fromisoformat(r[1]), r[2], _ts(r[3])) for r in dm_log],
+            )
+            report.copied["follow_sent"] = _insert(
+                pg,
+                "INSERT INTO follow_sent (user_id, paper_id, day) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                [(r[0], r[1], date.fromisoformat(r[2])) for r in sent],
             )
             copied_vectors = 0
             vectors = library.store.iter_vectors(model)

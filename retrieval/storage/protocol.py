@@ -17,11 +17,11 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
-from retrieval.models import GuildSettings, LogEntry, Paper, UpsertReport
+from retrieval.models import Follow, GuildSettings, LogEntry, Paper, UpsertReport
 
 DATABASE_URL_ENV = "PAPERBOT_DATABASE_URL"
 T = TypeVar("T")
@@ -199,8 +199,77 @@ class VectorIndex(Protocol):
         ...
 
 
+# Why add_follow refused: the user follows that already, or follows ``limit`` things.
+AddRefusal = Literal["duplicate", "limit"]
+
+
+class FollowStateStore(Protocol):
+    """Follows, the follow-DM log (one DM per user and UTC day), the papers sent, users with closed DMs.
+
+    Only the storage and the atomic parts live here; the rules (validation, limits, when a failed
+    DM is retried) are the caller's (``bot.follow_state.FollowStore``), the same on every backend.
+    """
+
+    def add_follow(self, user_id: int, kind: str, value: str, norm: str, limit: int) -> Follow | AddRefusal:
+        """Add a follow unless the user has one of that kind and norm or ``limit`` already; atomically."""
+        ...
+
+    def follows_of(self, user_id: int) -> list[Follow]:
+        """A user's follows, oldest first."""
+        ...
+
+    def remove_follow(self, user_id: int, follow_id: int) -> Follow | None:
+        """Delete one follow of this user; None when the user has no such follow."""
+        ...
+
+    def active_follows(self) -> list[Follow]:
+        """Every follow of users whose DMs are not marked closed, by user then age."""
+        ...
+
+    def mark_closed(self, user_id: int, reason: str, now: datetime) -> None:
+        """Mark this user's DMs closed at ``now`` for ``reason``."""
+        ...
+
+    def reopen(self, user_id: int) -> bool:
+        """Clear the closed mark; True when there was one."""
+        ...
+
+    def closed_since(self, user_id: int) -> datetime | None:
+        """When this user's DMs were marked closed, or None."""
+        ...
+
+    def sent_papers(self, user_id: int) -> set[int]:
+        """Ids of the papers claimed or sent to this user."""
+        ...
+
+    def claim_dm(
+        self,
+        user_id: int,
+        day: date,
+        paper_ids: Sequence[int],
+        now: datetime,
+        limit: int,
+        may_retake: Callable[[str, datetime], bool],
+    ) -> list[int]:
+        """In one transaction: take the user's (user, day) DM row (new, or an existing one ``may_retake``
+        allows given its status and claim time) and up to ``limit`` of ``paper_ids`` never claimed for the
+        user. Returns the claimed ids in the given order; when none, nothing is recorded."""
+        ...
+
+    def finish_dm(self, user_id: int, day: date, status: str, release: Sequence[int]) -> None:
+        """Set the DM row's status and release the ``release`` papers (claimed that day) for a later DM."""
+        ...
+
+    def dm_status(self, user_id: int, day: date) -> str | None:
+        """The status of the user's DM row of ``day``, if any."""
+        ...
+
+
 class StateStore(Protocol):
-    """Bot state: per-server settings, the digest log (one post per channel and day), feedback."""
+    """Bot state: per-server settings and library role, the digest log (one post per channel and day),
+    feedback; and, in ``follows``, the follow state."""
+
+    follows: FollowStateStore
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings."""
@@ -254,6 +323,14 @@ class StateStore(Protocol):
 
     def feedback_totals(self, question: str) -> tuple[int, int]:
         """(up, down) votes on a question."""
+        ...
+
+    def library_role(self, guild_id: int) -> int | None:
+        """The role allowed to add papers in a server, if set."""
+        ...
+
+    def set_library_role(self, guild_id: int, role_id: int | None) -> None:
+        """Set (None: clear) the role allowed to add papers in a server."""
         ...
 
 

@@ -66,6 +66,23 @@ async def test_setup_hook_opens_the_library_off_loop_loads_cogs_and_syncs_to_the
         await bot.remove_cog("FollowCog")  # stops the DM loop
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_follow_and_library_roles_are_offered_on_postgresql_too(open_library, monkeypatch):
+    library = open_library()
+    assert library.storage.backend == "postgres"
+    bot = PaperBot(BotConfig(guild_id=42), lambda: library)
+    monkeypatch.setattr(bot.tree, "sync", AsyncMock(return_value=[]))
+    await bot.setup_hook()
+    try:
+        assert {"FollowCog", "LibraryCog"} <= set(bot.cogs)
+        bot.state.set_library_role(42, 7)
+        follow = bot.state.follows.add(1, "topic", "graph neural networks")
+        assert bot.state.library_role(42) == 7 and bot.state.follows.of_user(1) == [follow]
+    finally:
+        await bot.remove_cog("DigestCog")
+        await bot.remove_cog("FollowCog")
+
+
 async def test_a_failed_sync_is_logged_not_fatal(monkeypatch, caplog):
     bot = PaperBot(BotConfig())
     monkeypatch.setattr(bot.tree, "sync", AsyncMock(side_effect=discord.Forbidden(MagicMock(status=403), "no")))

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.cli import main
 from retrieval.library import Library
-from tests.conftest import make_papers
+from tests.conftest import BACKENDS, make_papers
 from tests.retrieval.sources.feed_support import api_item
 
 
@@ -55,14 +55,16 @@ async def test_add_fetches_the_paper_and_prints_it(tmp_path, capsys, serve):
     assert await asyncio.to_thread(run, "add", "nonsense") == 2
 
 
-def test_follow_add_list_check_remove(tmp_path, capsys):
-    data_dir = tmp_path / "lib"
-    library = Library.open(data_dir, seed_default_corpus=False)
+@BACKENDS
+def test_follow_add_list_check_remove(location, capsys):
+    data_dir, url = location
+    library = Library.open(data_dir, seed_default_corpus=False, database_url=url)
     papers = make_papers(8)
     papers[3] = replace(papers[3], authors=("Grace Hopper",))
     library.add_papers(papers)
     library.close()
-    run = lambda *argv: main(["--data-dir", str(data_dir), "follow", *argv])  # noqa: E731
+    where = ["--data-dir", str(data_dir), *(["--database-url", url] if url else [])]
+    run = lambda *argv: main([*where, "follow", *argv])  # noqa: E731
     assert run("add", "--user", "5", "--author", "grace hopper") == 0
     assert run("add", "--user", "5", "--topic", "x") == 1
     assert run("list", "--user", "5") == 0

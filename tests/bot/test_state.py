@@ -208,3 +208,16 @@ def test_feedback_is_stored_once_per_user_and_a_new_vote_replaces_the_old(state)
     assert state.feedback_totals("what is rlhf?") == (2, 1)
     with pytest.raises(ValueError):
         state.record_feedback("q", None, 1, 0)
+
+
+@BACKENDS
+def test_a_library_role_is_set_replaced_kept_across_a_restart_and_cleared(open_state):
+    first = open_state()
+    assert first.library_role(1) is None
+    first.set_library_role(1, 77)
+    first.set_library_role(1, 78)
+    first.set_library_role(2, 99)
+    second = open_state()
+    assert (second.library_role(1), second.library_role(2)) == (78, 99)
+    second.set_library_role(1, None)
+    assert first.library_role(1) is None and first.library_role(2) == 99

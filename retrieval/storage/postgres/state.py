@@ -1,4 +1,4 @@
-"""Bot state in PostgreSQL: guild settings, the digest log, feedback.
+"""Bot state in PostgreSQL: guild settings, library roles, the digest log, feedback (follows: ``follows.py``).
 
 The digest log's primary key (channel, day) decides who posts: ``INSERT … ON CONFLICT DO
 NOTHING`` succeeds for exactly one process; retaking a retryable row locks it first
@@ -15,6 +15,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from retrieval.models import GuildSettings, LogEntry
+from retrieval.storage.postgres.follows import PgFollowStore
 
 POSTING, SKIPPED = "posting", "skipped"
 _SETTINGS = "guild_id, channel_id, post_time, timezone, topics, enabled, last_error, updated_at, frequency, weekday"
@@ -47,6 +48,7 @@ class PgStateStore:
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+        self.follows = PgFollowStore(pool)
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings, enabled or not."""
@@ -163,3 +165,21 @@ class PgStateStore:
                 (question,),
             ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def library_role(self, guild_id: int) -> int | None:
+        """The role allowed to add papers in a server, if set."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT role_id FROM library_roles WHERE guild_id = %s", (guild_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_library_role(self, guild_id: int, role_id: int | None) -> None:
+        """Set (None: clear) the role allowed to add papers in a server."""
+        with self.pool.connection() as conn:
+            if role_id is None:
+                conn.execute("DELETE FROM library_roles WHERE guild_id = %s", (guild_id,))
+            else:
+                conn.execute(
+                    """INSERT INTO library_roles (guild_id, role_id) VALUES (%s, %s)
+                       ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id""",
+                    (guild_id, role_id),
+                )

@@ -1,4 +1,4 @@
-"""Bot state in the library's SQLite file: guild settings, the digest log, feedback.
+"""Bot state in the library's SQLite file: guild settings, library roles, the digest log, feedback.
 
 A digest post is claimed inside one ``BEGIN IMMEDIATE`` transaction (the row's primary key is
 (channel, day)), so two processes on one file can never both claim the same channel and day.
@@ -9,20 +9,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from retrieval.models import GuildSettings, LogEntry
-from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.db import Database, from_iso, to_iso
+from retrieval.storage.sqlite.follows import SqliteFollowStore
 
 POSTING, SKIPPED = "posting", "skipped"
-
-
-def to_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _settings(row: sqlite3.Row) -> GuildSettings:
@@ -56,6 +49,7 @@ class SqliteStateStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.follows = SqliteFollowStore(db)
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings, enabled or not."""
@@ -170,3 +164,21 @@ class SqliteStateStore:
                 (question,),
             ).fetchone()
         return int(row[0]), int(row[1])
+
+    def library_role(self, guild_id: int) -> int | None:
+        """The role allowed to add papers in a server, if set."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT role_id FROM library_roles WHERE guild_id = ?", (guild_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_library_role(self, guild_id: int, role_id: int | None) -> None:
+        """Set (None: clear) the role allowed to add papers in a server."""
+        with self.db.transaction() as conn:
+            if role_id is None:
+                conn.execute("DELETE FROM library_roles WHERE guild_id = ?", (guild_id,))
+            else:
+                conn.execute(
+                    """INSERT INTO library_roles (guild_id, role_id) VALUES (?, ?)
+                       ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id""",
+                    (guild_id, role_id),
+                )

@@ -16,7 +16,9 @@ from bot.follow_state import FAILED
 from bot.render import limits as L
 from retrieval.query.follows import MAX_FOLLOWS
 from tests.bot.conftest import sent
-from tests.conftest import make_papers
+from tests.conftest import BACKENDS, make_papers
+
+pytestmark = BACKENDS  # the commands and the DMs on SQLite and on PostgreSQL
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # papers of make_papers are listed on 2026-11-20
 

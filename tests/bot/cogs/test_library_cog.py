@@ -13,6 +13,7 @@ from bot.cogs.library import LibraryCog
 from bot.render import limits as L
 from bot.state import BotState
 from tests.bot.conftest import sent
+from tests.conftest import BACKENDS
 from tests.retrieval.sources.feed_support import api_item, fast_config
 
 PATH = "/api/papers/{paper_id}"
@@ -79,6 +80,7 @@ async def test_a_bad_id_is_answered_at_once_without_fetching(fresh_bot, serve):
     assert "not an arXiv id" in sent(interaction)["content"] and calls == []
 
 
+@BACKENDS
 async def test_members_without_manage_server_or_the_role_are_refused(fresh_bot, serve):
     calls: list[str] = []
     cog = LibraryCog(fresh_bot, fast_config(await api(serve, calls)))
@@ -91,6 +93,7 @@ async def test_members_without_manage_server_or_the_role_are_refused(fresh_bot, 
     assert calls == [] and fresh_bot.library.store.count() == 0
 
 
+@BACKENDS
 async def test_members_of_the_library_role_may_add(fresh_bot, serve):
     calls: list[str] = []
     cog = LibraryCog(fresh_bot, fast_config(await api(serve, calls)))
@@ -100,6 +103,7 @@ async def test_members_of_the_library_role_may_add(fresh_bot, serve):
     assert sent(interaction)["embed"].author.name.startswith("Added") and calls == ["2401.12345"]
 
 
+@BACKENDS
 async def test_the_role_is_set_and_cleared_by_admins_only(fresh_bot):
     cog = LibraryCog(fresh_bot)
     role = MagicMock(id=77, mention="<@&77>")

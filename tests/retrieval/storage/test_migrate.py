@@ -1,4 +1,5 @@
-"""`paperbot migrate --to postgresql://…`: a SQLite library copied without re-embedding; twice changes nothing."""
+"""`paperbot migrate --to postgresql://…`: a SQLite library (papers, vectors, bot state, follows) copied without
+re-embedding; twice changes nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import psycopg
 import pytest
 
 from bot.cli import main
+from bot.follow_state import SENT
 from bot.state import POSTED, BotState
 from retrieval.library import Library
 from retrieval.storage.protocol import StorageError
@@ -21,7 +23,14 @@ TABLES = {
     "guild_settings": "SELECT * FROM guild_settings ORDER BY 1",
     "digest_log": "SELECT * FROM digest_log ORDER BY 1, 2",
     "feedback": "SELECT question, paper_ext_id, user_id, vote FROM feedback ORDER BY 1, 2, 3",
+    "library_roles": "SELECT * FROM library_roles ORDER BY 1",
+    "follows": "SELECT id, user_id, kind, value, norm FROM follows ORDER BY 1",
+    "follow_users": "SELECT * FROM follow_users ORDER BY 1",
+    "follow_dm_log": "SELECT * FROM follow_dm_log ORDER BY 1, 2",
+    "follow_sent": "SELECT * FROM follow_sent ORDER BY 1, 2",
 }
+DAY = date(2026, 11, 20)
+AT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
@@ -40,6 +49,16 @@ def sqlite_library(tmp_path):
     assert state.claim(settings, date(2026, 11, 20), datetime(2026, 11, 20, 9, tzinfo=UTC))
     state.finish(70, date(2026, 11, 20), POSTED, 1234)
     state.record_feedback("what is moe?", "paper-0", 42, 1)
+    state.save_settings(8, 80, time(18), "UTC", frequency="weekly", weekday=4, now=datetime(2026, 11, 1, tzinfo=UTC))
+    state.set_library_role(7, 77)
+    state.follows.add(5, "topic", "mixture of experts")
+    state.follows.add(6, "topic", "robots")
+    removed = state.follows.add(5, "topic", "removed later")
+    state.follows.add(5, "author", "Grace Hopper")
+    state.follows.remove(5, removed.id)  # ids 1, 2, 4 remain: the copy must keep them as they are
+    assert state.follows.claim(5, DAY, [1, 2], AT) == [1, 2]
+    state.follows.finish(5, DAY, SENT, [1, 2])
+    state.follows.mark_closed(6, "403 Cannot send messages to this user", AT)
     yield lib
     lib.close()
 
@@ -53,7 +72,7 @@ def test_migrating_twice_copies_everything_once_and_then_changes_nothing(
     first_out = capsys.readouterr().out
     assert "papers: 6 new rows" in first_out and "paper_vectors: 6 new rows" in first_out
     first = snapshot(pg_url)
-    assert [len(first[t]) for t in TABLES] == [6, 6, 6, 1, 1, 1]
+    assert [len(first[t]) for t in TABLES] == [6, 6, 6, 2, 1, 1, 1, 3, 1, 1, 2]
     assert main(argv) == 0
     assert all(line.endswith(": 0 new rows") for line in capsys.readouterr().out.splitlines()[1:])
     assert snapshot(pg_url) == first
@@ -72,6 +91,14 @@ def test_migrating_twice_copies_everything_once_and_then_changes_nothing(
         assert state.get_settings(7).topics == ("diffusion",)
         assert state.log_entry(70, date(2026, 11, 20)).message_id == 1234
         assert state.feedback_totals("what is moe?") == (1, 0)
+        weekly = state.get_settings(8)
+        assert (weekly.frequency, weekly.weekday) == ("weekly", 4)
+        assert state.library_role(7) == 77
+        assert [(f.id, f.value) for f in state.follows.of_user(5)] == [(1, "mixture of experts"), (4, "Grace Hopper")]
+        assert state.follows.dm_status(5, DAY) == SENT and state.follows.unsent(5, [1, 2, 3]) == [3]
+        assert state.follows.claim(5, DAY, [3], AT) == []  # the day's DM was sent before the move
+        assert state.follows.closed_since(6) == AT and {f.user_id for f in state.follows.active()} == {5}
+        assert state.follows.add(7, "topic", "after the move").id == 5
     finally:
         lib.close()
     # New papers after the copy get new ids.
