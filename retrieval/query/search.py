@@ -164,12 +164,16 @@ class HybridSearcher:
         lexical = lexical_job.result()
         cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
         lex_map = dict(lexical)
+        # Which candidates hold which words, read beside their vectors (two round trips at once on PostgreSQL).
+        matches_job = self._lexical.submit(self.store.term_matches, terms, cand_ids)
+        doc = self.index.doc_scores(qvec, cand_ids)
+        sent = self.index.best_sentence_scores(qvec, cand_ids)
         return Signals(
             ids=np.asarray(cand_ids, dtype=np.int64),
-            doc=self.index.doc_scores(qvec, cand_ids),
-            sent=self.index.best_sentence_scores(qvec, cand_ids),
+            doc=doc,
+            sent=sent,
             lex=np.array([lex_map.get(i, 0.0) for i in cand_ids]),
-            cover=self._coverage(self.store.term_matches(terms, cand_ids), term_idf, cand_ids),
+            cover=self._coverage(matches_job.result(), term_idf, cand_ids),
             exact=set(exact),
             topic=topic,
             qvec=qvec,

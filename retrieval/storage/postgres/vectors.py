@@ -328,10 +328,18 @@ class PgVectorIndex:
             rows = conn.execute(
                 "SELECT paper_id, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (list(key),), binary=True
             ).fetchall()
-        out = {}
-        for paper_id, blob in rows:
-            half = np.frombuffer(blob, dtype="<f2").reshape(-1, self.dimension)
-            out[int(paper_id)] = (mean_vector(half), half.astype(np.float32))
+        rows = [r for r in rows if len(r[1])]
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if rows:
+            # One conversion for every candidate's sentences (per-row numpy calls cost more than the query).
+            counts = [len(r[1]) // (2 * self.dimension) for r in rows]
+            sentences = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").reshape(-1, self.dimension)
+            sentences = sentences.astype(np.float32)
+            starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+            means = np.add.reduceat(sentences, starts, axis=0)
+            means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+            for (paper_id, _), start, count, mean in zip(rows, starts, counts, means, strict=True):
+                out[int(paper_id)] = (mean, sentences[start : start + count])
         self._rows_key, self._rows = key, out
         return out
 
