@@ -2,9 +2,10 @@
 
 Synthetic papers: Zipf-distributed words for titles and abstracts, sentence vectors with the
 low intrinsic dimension of real embeddings (a paper's sentences share its latent topic). Figures:
-COPY ingest (papers, then stored vectors), index build times (full-text GIN, HNSW), search
-latency p50/p99 (dense HNSW, lexical full-text, fused = the library's own hybrid search without
-the question encoding), and database size; the same beside SQLite + FAISS at 100,000.
+COPY ingest (papers with their postings, written by the schema's trigger; then stored vectors,
+through the binary COPY that ``paperbot migrate`` uses), index build times (postings, trigram,
+HNSW), search latency p50/p99 (dense HNSW, lexical postings + exact BM25, fused = the library's own
+hybrid search without the question encoding), and sizes; the same beside SQLite + FAISS at 100,000.
 
 Everything runs in a scratch schema (``paperbot_bench``) that is dropped at the end, so the
 target database's own tables are never touched.
@@ -175,7 +176,15 @@ def bench_postgres(url: str, n: int, out: Any = None) -> dict[str, Any]:
                     for j, (title, abstract) in enumerate(zip(titles, abstracts, strict=True)):
                         pid = start + j + 1
                         copy.write_row(
-                            (pid, f"b{pid}", title, normalize_title(title), abstract, "bench", text_hash(title, abstract))
+                            (
+                                pid,
+                                f"b{pid}",
+                                title,
+                                normalize_title(title),
+                                abstract,
+                                "bench",
+                                text_hash(title, abstract),
+                            )
                         )
                 t1 = time.perf_counter()
                 copy_vectors(

@@ -17,8 +17,6 @@ from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
 
-import numpy as np
-
 from retrieval.storage.protocol import StorageError, iter_chunks, redact
 
 log = logging.getLogger(__name__)
@@ -57,7 +55,7 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
     """Copy ``library`` (an open SQLite :class:`retrieval.library.Library`) into the database at ``url``."""
     from retrieval.ingest import vector_key
     from retrieval.storage.postgres.storage import PostgresStorage
-    from retrieval.storage.postgres.vectors import bump_version, mean_vector
+    from retrieval.storage.postgres.vectors import VECTOR_COLUMNS, bump_version, copy_vectors
 
     if library.storage.backend != "sqlite":
         raise StorageError("paperbot migrate copies a SQLite library; this one is already on PostgreSQL")
@@ -196,21 +194,22 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
                 "INSERT INTO follow_sent (user_id, paper_id, day) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                 [(r[0], r[1], date.fromisoformat(r[2])) for r in sent],
             )
+            # Vectors go through COPY into a staging table (binary, packed in bulk), then into
+            # paper_vectors with ON CONFLICT DO NOTHING, so a second run still copies nothing.
+            pg.execute("CREATE TEMP TABLE migrate_vectors (LIKE paper_vectors INCLUDING DEFAULTS) ON COMMIT DROP")
             copied_vectors = 0
             vectors = library.store.iter_vectors(model)
-            while batch := list(islice(vectors, BATCH)):
-                copied_vectors += _insert(
-                    pg,
-                    "INSERT INTO paper_vectors (paper_id, text_hash, embedding, sentences, n_sentences)"
-                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    [
-                        (pid, hash_, mean_vector(sents), np.ascontiguousarray(sents, dtype="<f2").tobytes(), len(sents))
-                        for pid, hash_, sents in batch
-                        if hashes.get(pid) == hash_
-                    ],
+            while batch := list(islice(vectors, BATCH * 10)):
+                staged = copy_vectors(
+                    pg, ((pid, h, sents) for pid, h, sents in batch if hashes.get(pid) == h), "migrate_vectors"
                 )
+                copied_vectors += pg.execute(
+                    f"INSERT INTO paper_vectors ({VECTOR_COLUMNS}) SELECT {VECTOR_COLUMNS} FROM migrate_vectors"
+                    " ON CONFLICT DO NOTHING"
+                ).rowcount
+                pg.execute("TRUNCATE migrate_vectors")
                 if progress:
-                    progress(f"vectors: {copied_vectors} copied")
+                    progress(f"vectors: {copied_vectors} copied of {staged} read")
             report.copied["paper_vectors"] = copied_vectors
             if any(report.copied.values()):
                 bump_version(pg)

@@ -53,7 +53,9 @@ _COPY_TRAILER = struct.pack(">h", -1)
 VECTOR_COLUMNS = "paper_id, text_hash, embedding, sentences, n_sentences"
 
 
-def copy_vectors(conn: psycopg.Connection, rows: Iterable[tuple[int, str, np.ndarray]], table: str = "paper_vectors") -> int:
+def copy_vectors(
+    conn: psycopg.Connection, rows: Iterable[tuple[int, str, np.ndarray]], table: str = "paper_vectors"
+) -> int:
     """COPY (paper id, text hash, float16 sentence vectors) rows into ``table`` in binary; rows written.
 
     The bulk path for vectors that already exist (a migration, a benchmark load): each row is

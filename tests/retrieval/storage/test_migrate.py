@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -73,6 +74,16 @@ def test_migrating_twice_copies_everything_once_and_then_changes_nothing(
     assert "papers: 6 new rows" in first_out and "paper_vectors: 6 new rows" in first_out
     first = snapshot(pg_url)
     assert [len(first[t]) for t in TABLES] == [6, 6, 6, 2, 1, 1, 1, 3, 1, 1, 2]
+    with psycopg.connect(pg_url) as conn:
+        # The vectors arrived whole through the binary COPY: each paper vector is its sentences' mean.
+        for embedding, blob in conn.execute("SELECT embedding::text, sentences FROM paper_vectors"):
+            sentences = np.frombuffer(blob, dtype="<f2").reshape(-1, 384).astype(np.float32)
+            assert sentences.shape[0] >= 1
+            mean = sentences.sum(axis=0)
+            assert np.allclose(json.loads(embedding), mean / np.linalg.norm(mean), atol=1e-6)
+        # The copied papers are searchable by word: their postings were written in the same transaction.
+        postings = conn.execute("SELECT COUNT(DISTINCT paper_id) FROM paper_terms").fetchone()
+        assert postings == (6,)
     assert main(argv) == 0
     assert all(line.endswith(": 0 new rows") for line in capsys.readouterr().out.splitlines()[1:])
     assert snapshot(pg_url) == first

@@ -11,7 +11,9 @@ from retrieval.storage.postgres.schema import MIGRATIONS, POSTINGS_SQL
 from retrieval.storage.postgres.storage import PostgresStorage
 
 PAPERS = [
-    Paper(title="Gradient noise for deep nets", abstract="Adding gradient noise helps deep networks train.", ext_id="a"),
+    Paper(
+        title="Gradient noise for deep nets", abstract="Adding gradient noise helps deep networks train.", ext_id="a"
+    ),
     Paper(title="Noise in labels", abstract="Label noise hurts. We clean noisy labels with a small model.", ext_id="b"),
     Paper(title="Deep sets", abstract="Permutation invariant deep models for sets of points.", ext_id="c"),
 ]
