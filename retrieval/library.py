@@ -351,5 +351,6 @@ class Library:
         )
 
     def close(self) -> None:
-        """Close the database (and its connections)."""
+        """Close the database (and its connections) and the searcher's worker threads."""
+        self.searcher.close()
         self.storage.close()

@@ -207,11 +207,11 @@ class DigestCog(commands.Cog):
 
     @digest.command(name="off", description="Stop the digest post in this server")
     async def off(self, interaction: discord.Interaction) -> None:
-        """Switch the daily post off."""
+        """Switch the digest (daily or weekly) off."""
         require_manage_guild(interaction)
         assert interaction.guild_id is not None
         changed = await asyncio.to_thread(self.bot.state.disable, interaction.guild_id)
-        await reply(interaction, "Daily post switched off." if changed else "The daily post was not on.")
+        await reply(interaction, "Digest switched off." if changed else "The digest was not on.")
 
     @digest.command(name="show", description="Show this server's daily post settings and last problem")
     async def show(self, interaction: discord.Interaction) -> None:

@@ -150,6 +150,10 @@ class HybridSearcher:
         # so a question costs about the slower of lexical and (encoding + dense), not their sum.
         self._lexical = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="paperbot-lexical")
 
+    def close(self) -> None:
+        """Let the worker threads go (searches still running finish first)."""
+        self._lexical.shutdown(wait=True)
+
     def signals(self, query: str, n_cand: int = CANDIDATES) -> Signals:
         """Every candidate from either retriever, scored on each ranking signal (before fusion)."""
         self.index.refresh(self.store)

@@ -1,9 +1,10 @@
 """The live feed: pull the Hugging Face daily papers for some days into the library.
 
-Each day is fetched completely (every page) before anything is written, then upserted in
-one transaction through ``library.add_papers``; a day that fails writes nothing, so the
-next run simply fetches it again. Network, HTTP and JSON faults never raise: they are
-reported per day in :class:`FetchReport`.
+Each day is fetched completely (every page) before anything is written, then upserted through
+``library.add_papers``: papers commit with their vectors, 128 per transaction, so a day whose
+storing fails keeps whole chunks, and the next run fetches it again and embeds only what is
+missing. A day whose fetch fails writes nothing. Network, HTTP and JSON faults never raise: they
+are reported per day in :class:`FetchReport`.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ async def _ingest(library: PaperSink, client: FeedClient, day: date) -> DayResul
     if not listing.papers:
         return DayResult(day, skipped=listing.skipped)
     try:
-        # The store and the embedder block; one call = one transaction for the whole day.
+        # The store and the embedder block: off the event loop.
         upsert = await asyncio.to_thread(library.add_papers, listing.papers)
     except Exception as exc:  # a storage/index fault fails this day only, and is reported
         log.exception("%s: storing %d papers failed", day, len(listing.papers))
@@ -145,7 +146,7 @@ async def fetch_days(
     retries: int | None = None,
     config: FeedConfig | None = None,
 ) -> FetchReport:
-    """Fetch the daily papers for each day and upsert them into ``library``, one transaction per day.
+    """Fetch the daily papers for each day and upsert them into ``library`` (see the module doc).
 
     ``base_url`` defaults to ``$PAPERBOT_HF_BASE`` (else https://huggingface.co); ``timeout``
     sets the connect and read timeouts in seconds; ``retries`` bounds retries per request;

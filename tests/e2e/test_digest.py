@@ -91,7 +91,7 @@ async def test_digest_set_show_off(discord_server, launch, no_rejections):
 
     off = await discord_server.slash(guild, "digest", sub("off"), permissions=ADMIN)
     [done] = await discord_server.wait_reply(off)
-    assert done["content"] == "Daily post switched off." and done["flags"] & EPHEMERAL
+    assert done["content"] == "Digest switched off." and done["flags"] & EPHEMERAL
 
     refused = await discord_server.slash(guild, "digest", sub("show"))  # no Manage Server
     [no] = await discord_server.wait_reply(refused)
