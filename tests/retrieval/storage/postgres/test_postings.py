@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from retrieval.models import Paper
-from retrieval.storage.postgres import store as pg_store
+from retrieval.storage.postgres import lexical
 from retrieval.storage.postgres.schema import MIGRATIONS, POSTINGS_SQL
 from retrieval.storage.postgres.storage import PostgresStorage
 
@@ -89,8 +89,8 @@ def test_an_existing_library_gets_its_postings_when_migrated(pg_url):
 
 def test_bounded_search_still_finds_the_paper_with_the_rare_word(pg_url, monkeypatch):
     # 40 papers share a common word; one also has a rare one. Read only 5 postings per word.
-    monkeypatch.setattr(pg_store, "PER_TERM", 5)
-    monkeypatch.setattr(pg_store, "POOL", 5)
+    monkeypatch.setattr(lexical, "PER_TERM", 5)
+    monkeypatch.setattr(lexical, "POOL", 5)
     papers = [
         Paper(title=f"Study {i} of transformers", abstract=f"Transformers {'again ' * (i % 7)}here.", ext_id=f"p{i}")
         for i in range(40)
@@ -105,8 +105,8 @@ def test_bounded_search_still_finds_the_paper_with_the_rare_word(pg_url, monkeyp
         assert hits[0][0] == rare.id
         # Scores are exact BM25 whatever the bound: the same as with every posting read (the
         # papers after the first tie, so which of them come back may differ).
-        monkeypatch.setattr(pg_store, "PER_TERM", 10_000)
-        monkeypatch.setattr(pg_store, "POOL", 10_000)
+        monkeypatch.setattr(lexical, "PER_TERM", 10_000)
+        monkeypatch.setattr(lexical, "POOL", 10_000)
         full = storage.papers.lexical_search(["transformers", "axolotl"], 3)
         assert full[0][0] == rare.id
         assert [s for _, s in full] == pytest.approx([s for _, s in hits])
