@@ -154,12 +154,18 @@ class HybridSearcher:
         """Let the worker threads go (searches still running finish first)."""
         self._lexical.shutdown(wait=True)
 
+    def _lexical_half(self, terms: list[str], n_cand: int) -> list[tuple[int, float]]:
+        """Lexical candidates, with their vectors read ahead (on PostgreSQL: beside the dense search)."""
+        found = self.store.lexical_search(terms, n_cand)
+        self.index.prefetch([i for i, _ in found])
+        return found
+
     def signals(self, query: str, n_cand: int = CANDIDATES) -> Signals:
         """Every candidate from either retriever, scored on each ranking signal (before fusion)."""
         self.index.refresh(self.store)
         topic = strip_framing(query)
         terms = query_terms(topic)
-        lexical_job = self._lexical.submit(self.store.lexical_search, terms, n_cand)
+        lexical_job = self._lexical.submit(self._lexical_half, terms, n_cand)
         exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
         freqs, total = self.store.doc_freqs(terms)
         term_idf = {t: idf(f, total) for t, f in freqs.items()}

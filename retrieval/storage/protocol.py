@@ -182,6 +182,10 @@ class VectorIndex(Protocol):
         """(paper id, cosine) of the ``k`` nearest papers."""
         ...
 
+    def prefetch(self, paper_ids: Sequence[int]) -> None:
+        """Read what scoring these candidates will need, now (a no-op where vectors are in memory)."""
+        ...
+
     def paper_vector(self, paper_id: int) -> np.ndarray | None:
         """A paper's stored vector."""
         ...

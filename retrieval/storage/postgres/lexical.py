@@ -30,7 +30,7 @@ PRUNE_FROM = 20_000
 TITLE_WEIGHT = 2.0
 # Postings read per query word (best first), and candidates scored exactly: the bound on a query's work.
 PER_TERM = 1000
-POOL = 200
+POOL = 100
 
 
 class PgLexicalSearch:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # HNSW candidates examined per query (set on every pooled connection); searches ask for at most 100.
-EF_SEARCH = 200
+EF_SEARCH = 100
+# Papers whose vectors are kept between the steps of a question (and the next few questions).
+CACHE_PAPERS = 2000
 
 
 def bump_version(conn: psycopg.Connection) -> None:
@@ -261,9 +264,10 @@ class PgVectorIndex:
         self.model = model
         self._size: int | None = None
         self._sentences: int | None = None
-        # The last candidates' rows: doc_scores, best_sentence_scores and sentence_scores share one fetch.
-        self._rows_key: tuple[int, ...] = ()
-        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # Candidates' (paper vector, sentence vectors), shared by the threads of one question (the
+        # dense search and the lexical half fill it; the scores read it) and dropped on any write.
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache_lock = threading.Lock()
 
     # -- keeping in line: nothing to build, only caches to drop ---------------------------
 
@@ -282,7 +286,8 @@ class PgVectorIndex:
 
     def _forget(self) -> None:
         self._size = self._sentences = None
-        self._rows_key, self._rows = (), {}
+        with self._cache_lock:
+            self._cache = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -310,30 +315,28 @@ class PgVectorIndex:
         return int(row[0]) if row and row[0] is not None else 0
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(paper id, cosine) of the ``k`` nearest papers by HNSW."""
+        """(paper id, cosine) of the ``k`` nearest papers by HNSW; their sentence vectors come along."""
         vec = np.asarray(query, dtype=np.float32)
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT paper_id, -(embedding <#> %s) FROM paper_vectors ORDER BY embedding <#> %s LIMIT %s",
+                "SELECT paper_id, -(embedding <#> %s), sentences FROM paper_vectors ORDER BY embedding <#> %s LIMIT %s",
                 (vec, vec, min(int(k), EF_SEARCH)),
                 binary=True,
             ).fetchall()
+        self._keep([(r[0], r[2]) for r in rows])
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def _fetch(self, paper_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        key = tuple(int(i) for i in paper_ids)
-        if key == self._rows_key or set(key) <= self._rows.keys():
-            return self._rows
-        with self.pool.connection() as conn:
-            # Only the sentence vectors travel: the paper vector is their normalized mean, as stored,
-            # so computing it here saves reading and parsing a second vector per candidate.
-            rows = conn.execute(
-                "SELECT paper_id, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (list(key),), binary=True
-            ).fetchall()
+    def prefetch(self, paper_ids: Sequence[int]) -> None:
+        """Read these papers' vectors now (the lexical half does, beside the dense search)."""
+        self._fetch(paper_ids)
+
+    def _keep(self, rows: Sequence[tuple[int, bytes]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Parse (paper id, float16 sentences) rows into the cache; returns them parsed."""
         rows = [r for r in rows if len(r[1])]
         out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if rows:
             # One conversion for every candidate's sentences (per-row numpy calls cost more than the query).
+            # The paper vector is their normalized mean, as stored: computed here, not read twice.
             counts = [len(r[1]) // (2 * self.dimension) for r in rows]
             sentences = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").reshape(-1, self.dimension)
             sentences = sentences.astype(np.float32)
@@ -342,8 +345,25 @@ class PgVectorIndex:
             means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
             for (paper_id, _), start, count, mean in zip(rows, starts, counts, means, strict=True):
                 out[int(paper_id)] = (mean, sentences[start : start + count])
-        self._rows_key, self._rows = key, out
+        with self._cache_lock:
+            if len(self._cache) + len(out) > CACHE_PAPERS:
+                self._cache = {}
+            self._cache.update(out)
         return out
+
+    def _fetch(self, paper_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """(paper vector, sentence vectors) of these papers (those without vectors left out)."""
+        with self._cache_lock:
+            cache = self._cache
+        found = {int(p): cache[int(p)] for p in paper_ids if int(p) in cache}
+        missing = [int(p) for p in paper_ids if int(p) not in found]
+        if missing:
+            with self.pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT paper_id, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (missing,), binary=True
+                ).fetchall()
+            found.update(self._keep(rows))
+        return found
 
     def paper_vector(self, paper_id: int) -> np.ndarray | None:
         """A paper's stored vector."""
@@ -369,7 +389,7 @@ class PgVectorIndex:
 
     def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:
         """Cosine of the query with each sentence of a paper's abstract, in order."""
-        found = self._rows.get(paper_id) or self._fetch([paper_id]).get(paper_id)
+        found = self._fetch([paper_id]).get(paper_id)
         if found is None:
             return np.zeros(0, dtype=np.float32)
         return found[1] @ np.asarray(query, dtype=np.float32)

@@ -357,6 +357,9 @@ class DenseIndex:
         ids = self._a.paper_ids
         return [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0], strict=True) if p >= 0]
 
+    def prefetch(self, paper_ids: Sequence[int]) -> None:
+        """Nothing to read ahead: the vectors are in memory (or memory-mapped)."""
+
     def paper_vector(self, paper_id: int) -> np.ndarray | None:
         """The stored vector of a paper."""
         pos = self.position.get(paper_id)
