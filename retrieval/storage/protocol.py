@@ -366,6 +366,20 @@ class Storage(Protocol):
         ...
 
 
+def paper_vectors(sentence_vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each paper's vector: the normalized mean of its sentence vectors.
+
+    Measured against encoding title + abstract in one pass (dev questions and claims): the
+    same Recall@1, while covering the whole abstract instead of the model's first 256
+    tokens, and embedding each text once halves build and ingest time.
+    """
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    # Summed in float32 straight from float16 rows: no float32 copy of every sentence vector.
+    sums = np.add.reduceat(sentence_vectors, starts, axis=0, dtype=np.float32)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
 def merge_paper(old: Paper, new: Paper, by_id: bool) -> Paper:
     """What a stored paper becomes when a new record of it arrives (both backends merge alike).
 

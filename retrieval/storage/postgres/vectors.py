@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from retrieval.models import Paper, UpsertReport
 from retrieval.storage.postgres.schema import LOCK_INGEST, LOCK_MIGRATE, vector_table_sql
-from retrieval.storage.protocol import MissingVectors
+from retrieval.storage.protocol import MissingVectors, paper_vectors
 from retrieval.text import text_hash
 
 if TYPE_CHECKING:
@@ -337,12 +337,11 @@ class PgVectorIndex:
         if rows:
             # One conversion for every candidate's sentences (per-row numpy calls cost more than the query).
             # The paper vector is their normalized mean, as stored: computed here, not read twice.
-            counts = [len(r[1]) // (2 * self.dimension) for r in rows]
+            counts = np.array([len(r[1]) // (2 * self.dimension) for r in rows], dtype=np.int64)
             sentences = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").reshape(-1, self.dimension)
             sentences = sentences.astype(np.float32)
-            starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-            means = np.add.reduceat(sentences, starts, axis=0)
-            means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+            means = paper_vectors(sentences, counts)
+            starts = np.cumsum(counts) - counts
             for (paper_id, _), start, count, mean in zip(rows, starts, counts, means, strict=True):
                 out[int(paper_id)] = (mean, sentences[start : start + count])
         with self._cache_lock:
