@@ -12,11 +12,9 @@ import asyncio
 import statistics
 import time
 from typing import TYPE_CHECKING
-from unittest.mock import create_autospec
 
-import discord
-
-from bot.config import BotConfig
+from bot.fake_interaction import mock_interaction
+from retrieval.settings import Settings
 
 if TYPE_CHECKING:
     from retrieval.library import Library
@@ -34,29 +32,6 @@ QUESTIONS = (
 )
 
 
-def mock_interaction(
-    client: discord.Client, *, user_id: int = 1, guild_id: int | None = 1, manage_guild: bool = False
-) -> discord.Interaction:
-    """An autospecced interaction whose responses are recorded, and ``is_done`` flips once answered."""
-    interaction = create_autospec(discord.Interaction, instance=True)
-    interaction.response = create_autospec(discord.InteractionResponse, instance=True)
-    interaction.followup = create_autospec(discord.Webhook, instance=True)
-    interaction.response.is_done.return_value = False
-
-    async def answered(*args: object, **kwargs: object) -> None:
-        interaction.response.is_done.return_value = True
-
-    interaction.response.defer.side_effect = answered
-    interaction.response.send_message.side_effect = answered
-    interaction.client = client
-    interaction.user.id = user_id
-    interaction.guild_id = guild_id
-    interaction.permissions = discord.Permissions(manage_guild=manage_guild)
-    interaction.command = None
-    interaction.created_at = discord.utils.utcnow()  # cooldowns read it
-    return interaction
-
-
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -69,7 +44,7 @@ async def bench_concurrent_ask(library: Library, n: int = 50, top_k: int = 5) ->
     from bot.app import PaperBot
     from bot.cogs.ask import AskCog
 
-    bot = PaperBot(BotConfig(ask_cooldown=0), library=library)
+    bot = PaperBot(Settings(ask_cooldown=0), library=library)
     cog = AskCog(bot)
     lags: list[float] = []
     done = asyncio.Event()

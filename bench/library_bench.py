@@ -165,7 +165,7 @@ def bench_lexical_scale(n: int, queries: int = 100) -> dict[str, float]:
     """FTS5 BM25 query latency over ``n`` synthetic abstracts."""
     from retrieval.models import Paper
     from retrieval.storage.sqlite.db import Database
-    from retrieval.storage.sqlite.store import PaperStore
+    from retrieval.storage.sqlite.store import SqlitePaperStore
     from retrieval.text import query_terms
 
     rng = np.random.default_rng(1)
@@ -174,7 +174,7 @@ def bench_lexical_scale(n: int, queries: int = 100) -> dict[str, float]:
     weights = 1.0 / np.arange(1, len(vocab) + 1)
     weights /= weights.sum()
     with tempfile.TemporaryDirectory() as tmp:
-        store = PaperStore(Database(Path(tmp) / "lex.sqlite3"))
+        store = SqlitePaperStore(Database(Path(tmp) / "lex.sqlite3"))
         words = rng.choice(len(vocab), size=(n, 150), p=weights)
         started = time.perf_counter()
         store.upsert(

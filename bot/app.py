@@ -14,10 +14,10 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import BotConfig, ConfigError
 from bot.interactions import reply
 from bot.state import BotState
-from retrieval.models import Hit, Paper
+from retrieval.errors import UserFacingError
+from retrieval.settings import ConfigError, Settings, on_shards
 
 if TYPE_CHECKING:
     from retrieval.library import Library
@@ -28,6 +28,17 @@ LibraryFactory = Callable[[], "Library"]
 
 # Exit codes of run_bot.
 EXIT_OK, EXIT_CONFIG, EXIT_LOGIN, EXIT_UNREACHABLE, EXIT_LIBRARY, EXIT_COMMANDS = 0, 2, 3, 4, 5, 6
+# The cogs, loaded as extensions by name (each module's ``setup`` adds its cog).
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.paper",
+    "bot.cogs.today",
+    "bot.cogs.digest",
+    "bot.cogs.help",
+    "bot.cogs.find",
+    "bot.cogs.library",
+    "bot.cogs.follow",
+)
 # Discord's JSON error codes the bot reacts to.
 UNKNOWN_INTERACTION, MISSING_ACCESS, INVALID_FORM_BODY = 10062, 50001, 50035
 
@@ -40,7 +51,7 @@ class CommandSyncError(RuntimeError):
     """Discord rejected the slash command definitions themselves: the bot would run without commands."""
 
 
-def use_api_base(config: BotConfig) -> None:
+def use_api_base(config: Settings) -> None:
     """Point discord.py's REST client (and so interaction callbacks and webhooks) at ``PAPERBOT_DISCORD_API_BASE``.
 
     Process-wide on purpose: discord.py keeps the base URL on its ``Route`` class.
@@ -57,6 +68,9 @@ def is_expired(error: BaseException) -> bool:
 
 def error_message(error: app_commands.AppCommandError) -> tuple[str, bool]:
     """What to tell the user about a failed command, and whether it was unexpected (log a traceback)."""
+    original = getattr(error, "original", error)
+    if isinstance(original, UserFacingError):
+        return str(original), False
     if isinstance(error, app_commands.CommandNotFound):
         return "That command no longer exists (Discord may still list it for a while); see `/help`.", False
     if isinstance(error, app_commands.CommandOnCooldown):
@@ -79,7 +93,7 @@ class PaperBot(commands.Bot):
 
     def __init__(
         self,
-        config: BotConfig,
+        config: Settings,
         library_factory: LibraryFactory | None = None,
         *,
         library: Library | None = None,
@@ -116,24 +130,13 @@ class PaperBot(commands.Bot):
             except Exception as exc:
                 raise LibraryOpenError(f"cannot open the paper library: {exc}") from exc
             self.state = BotState(self.library.storage.state)
-        await self.add_cogs()
+        await self.load_extensions()
         await self.sync_commands()
 
-    async def add_cogs(self) -> None:
-        """Add every cog and the persistent buttons."""
-        from bot.cogs.ask import AskCog, FeedbackButton, MoreLikeThisButton
-        from bot.cogs.digest import DigestCog
-        from bot.cogs.find import FindCog
-        from bot.cogs.follow import FollowCog
-        from bot.cogs.help import HelpCog
-        from bot.cogs.library import LibraryCog
-        from bot.cogs.paper import PaperCog
-        from bot.cogs.today import TodayCog
-
-        cogs = (AskCog(self), PaperCog(self), TodayCog(self), DigestCog(self), HelpCog(self))
-        for cog in (*cogs, FindCog(self), LibraryCog(self), FollowCog(self)):
-            await self.add_cog(cog)
-        self.add_dynamic_items(FeedbackButton, MoreLikeThisButton)
+    async def load_extensions(self) -> None:
+        """Load every cog extension by name (:data:`EXTENSIONS`)."""
+        for name in EXTENSIONS:
+            await self.load_extension(name)
 
     async def use_gateway_from_api(self) -> None:
         """Connect to the gateway the configured API names (``GET /gateway/bot``), not the built-in Discord URL."""
@@ -173,11 +176,7 @@ class PaperBot(commands.Bot):
 
     def serves_guild(self, guild_id: int) -> bool:
         """Whether this process's shards receive ``guild_id`` (Discord: shard = (guild_id >> 22) % shard_count)."""
-        count = self.shard_count
-        shard_ids = getattr(self, "shard_ids", None)
-        if not count or shard_ids is None:
-            return True
-        return (guild_id >> 22) % count in shard_ids
+        return on_shards(guild_id, self.shard_count, getattr(self, "shard_ids", None))
 
     async def on_ready(self) -> None:
         """Log who we are and where."""
@@ -200,18 +199,6 @@ class PaperBot(commands.Bot):
             log.info("command /%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
         await reply(interaction, message)
 
-    # Blocking helpers for the buttons (run through asyncio.to_thread).
-
-    def record_vote(self, question: str, paper_id: int, user_id: int, vote: int) -> None:
-        """Store a 👍/👎 for the paper with row id ``paper_id`` (0: no paper)."""
-        paper = self.library.get_paper(paper_id) if paper_id else None
-        self.state.record_feedback(question, paper.ext_id if paper else None, user_id, vote)
-
-    def similar_to(self, paper_id: int, top_k: int) -> tuple[Paper | None, list[Hit]]:
-        """A paper and the papers most like it."""
-        paper = self.library.get_paper(paper_id)
-        return paper, (self.library.similar(paper_id, top_k) if paper else [])
-
 
 def _command_name(interaction: discord.Interaction) -> str:
     data = interaction.data or {}
@@ -222,17 +209,17 @@ class ShardedPaperBot(PaperBot, commands.AutoShardedBot):
     """:class:`PaperBot` with sharding (``PAPERBOT_SHARD_COUNT``/``PAPERBOT_SHARD_IDS``), for large deployments."""
 
 
-def make_bot(config: BotConfig, library_factory: LibraryFactory | None = None, **kwargs: object) -> PaperBot:
+def make_bot(config: Settings, library_factory: LibraryFactory | None = None, **kwargs: object) -> PaperBot:
     """A bot of the kind the config asks for (sharded or not)."""
     cls = ShardedPaperBot if config.sharded else PaperBot
     return cls(config, library_factory, **kwargs)
 
 
-def _default_factory(config: BotConfig) -> LibraryFactory:
+def _default_factory(config: Settings) -> LibraryFactory:
     def open_library() -> Library:
         from retrieval.library import Library
 
-        return Library.open(config.data_dir, model=config.model)
+        return Library.open(settings=config)
 
     return open_library
 
@@ -244,7 +231,7 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def apply_log_level(config: BotConfig, verbose: bool = False) -> None:
+def apply_log_level(config: Settings, verbose: bool = False) -> None:
     """``PAPERBOT_LOG_LEVEL`` for the whole process (``-v`` lowers it to INFO when it is higher)."""
     level = logging.getLevelName(config.log_level)
     if verbose:
@@ -253,7 +240,7 @@ def apply_log_level(config: BotConfig, verbose: bool = False) -> None:
 
 
 def run_bot(
-    config: BotConfig | None = None, library_factory: LibraryFactory | None = None, *, verbose: bool = False
+    config: Settings | None = None, library_factory: LibraryFactory | None = None, *, verbose: bool = False
 ) -> int:
     """Run the bot until stopped; returns the process exit code.
 
@@ -262,7 +249,7 @@ def run_bot(
     unreachable, 5 library cannot be opened, 6 Discord rejected the slash command definitions.
     """
     try:
-        config = config or BotConfig.from_env()
+        config = config or Settings.from_env()
         config.check_token()
     except ConfigError as exc:
         return _fail(EXIT_CONFIG, str(exc))

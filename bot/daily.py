@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import state as st
+from bot.clock import utcnow
 from bot.interactions import NO_MENTIONS
 from bot.render.embeds import digest_embeds
+from bot.state import WEEKLY, GuildSettings, PostStatus
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -33,9 +34,9 @@ FEED_TIMEOUT = 180.0
 REFRESH_LOCK = "feed-refresh"
 
 
-def period_days(settings: st.GuildSettings, day: date) -> list[date]:
+def period_days(settings: GuildSettings, day: date) -> list[date]:
     """The listing days a post covers: the day itself, or the seven days ending it for a weekly post."""
-    if settings.frequency == st.WEEKLY:
+    if settings.frequency == WEEKLY:
         return [day - timedelta(days=offset) for offset in range(6, -1, -1)]
     return [day]
 
@@ -50,11 +51,8 @@ class DailyPoster:
 
     async def refresh_from_feed(self, days: Iterable[date]) -> None:
         """Pull the days from the live feed; any failure is logged and the post goes on."""
-        try:
-            from retrieval.sources.feed import fetch_days
-        except ImportError:
-            log.warning("live feed unavailable (retrieval.sources.feed not importable); posting from the library as is")
-            return
+        from retrieval.sources.feed import fetch_days
+
         try:
             report = await asyncio.wait_for(
                 fetch_days(self.bot.library, sorted(set(days)), base_url=self.bot.config.hf_base), FEED_TIMEOUT
@@ -67,7 +65,7 @@ class DailyPoster:
 
     async def tick(self, now: datetime | None = None) -> list[tuple[int, date, str]]:
         """Post every due digest; returns (guild id, day, outcome) for each server that was due."""
-        now = now or st.utcnow()
+        now = now or utcnow()
         due = await asyncio.to_thread(self.bot.state.due, now)
         # Several processes may share the library: each posts only for the servers on its shards.
         due = [(settings, day) for settings, day in due if self.bot.serves_guild(settings.guild_id)]
@@ -98,26 +96,26 @@ class DailyPoster:
             except Exception:
                 log.exception("feed refresh raised; posting from the library as is")
 
-    async def post(self, settings: st.GuildSettings, day: date, now: datetime) -> str:
+    async def post(self, settings: GuildSettings, day: date, now: datetime) -> str:
         """Claim, build and send one server's digest; returns the digest-log status (or "claimed")."""
         state = self.bot.state
         if not await asyncio.to_thread(state.claim, settings, day, now):
             log.info("digest %s for channel %s already claimed elsewhere", day, settings.channel_id)
             return "claimed"
-        status, message_id, error = st.FAILED, None, None
+        status, message_id, error = PostStatus.FAILED, None, None
         try:
-            build = self.bot.library.week_digest if settings.frequency == st.WEEKLY else self.bot.library.digest
+            build = self.bot.library.week_digest if settings.frequency == WEEKLY else self.bot.library.digest
             digest = await asyncio.to_thread(build, day, topics=settings.topics, limit=self.bot.config.digest_size)
             if not digest.entries:
-                status = st.EMPTY
+                status = PostStatus.EMPTY
                 log.info("no papers listed on %s yet; guild %s will be retried later", day, settings.guild_id)
             else:
                 channel = await self._channel(settings.channel_id)
                 message = await channel.send(embeds=digest_embeds(digest), allowed_mentions=NO_MENTIONS)
-                status, message_id = st.POSTED, message.id
+                status, message_id = PostStatus.POSTED, message.id
                 log.info("posted the %s digest to channel %s (guild %s)", day, settings.channel_id, settings.guild_id)
         except (discord.Forbidden, discord.NotFound, ChannelUnavailable) as exc:
-            status = st.SKIPPED
+            status = PostStatus.SKIPPED
             reason = f"{exc.status} {exc.text}" if isinstance(exc, discord.HTTPException) else str(exc)
             error = (
                 f"{day}: could not post in <#{settings.channel_id}> ({reason}); "
@@ -132,7 +130,7 @@ class DailyPoster:
             log.exception("guild %s: unexpected error posting the digest", settings.guild_id)
         finally:
             await asyncio.to_thread(state.finish, settings.channel_id, day, status, message_id)
-        if error or (status == st.POSTED and settings.last_error):
+        if error or (status == PostStatus.POSTED and settings.last_error):
             await asyncio.to_thread(state.record_error, settings.guild_id, error)
         return status
 

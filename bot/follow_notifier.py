@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import follow_state as fs
-from bot import state as st
+from bot.clock import utcnow
 from bot.daily import Refresher
 from bot.render.follows import follow_dm
 from retrieval.models import FollowMatch
+from retrieval.storage.protocol import DmStatus
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -52,7 +52,7 @@ class FollowNotifier:
 
     async def tick(self, now: datetime | None = None) -> dict[int, str]:
         """Refresh the feed (at most hourly) when anyone follows anything, then DM; returns outcomes per user."""
-        now = now or st.utcnow()
+        now = now or utcnow()
         due = self._refresh is not None and (self._last_refresh is None or now - self._last_refresh >= REFRESH_EVERY)
         if due and self._refresh is not None and await asyncio.to_thread(self.bot.state.follows.active):
             self._last_refresh = now
@@ -75,7 +75,7 @@ class FollowNotifier:
             return "nothing"
         chosen = [m for m in matches if m.paper.id in set(claimed)]
         content, embed = follow_dm(chosen, day, user_id)
-        status = fs.FAILED
+        status = DmStatus.FAILED
         try:
             user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
             # The follower is meant to be pinged in their own DM; nobody else ever is.
@@ -84,10 +84,10 @@ class FollowNotifier:
                 embed=embed,
                 allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(user_id)]),
             )
-            status = fs.SENT
+            status = DmStatus.SENT
             log.info("follow DM with %d paper(s) sent to user %s", len(chosen), user_id)
         except (discord.Forbidden, discord.NotFound) as exc:
-            status = fs.CLOSED
+            status = DmStatus.CLOSED
             why = f"{exc.status} {exc.code} {exc.text}".strip()
             log.info("user %s cannot be sent DMs (%s); not retried until they use /follow", user_id, why)
             await asyncio.to_thread(store.mark_closed, user_id, why, now)

@@ -15,19 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from bot.state import utcnow
+from bot.clock import utcnow
 from retrieval.models import Follow
-from retrieval.query.follows import CLOSED, FAILED, MAX_FOLLOWS, SENDING, SENT, FollowError, parse_follow
-from retrieval.storage.protocol import FollowStateStore
+from retrieval.query.follows import MAX_FOLLOWS, FollowError, parse_follow
+from retrieval.storage.protocol import DmStatus, FollowStateStore
 
-__all__ = ["CLOSED", "FAILED", "RETRY_FAILED_AFTER", "SENDING", "SENT", "FollowStore"]
+__all__ = ["RETRY_FAILED_AFTER", "DmStatus", "FollowStore"]
 
 RETRY_FAILED_AFTER = timedelta(minutes=30)
 
 
 def may_retake(status: str, claimed_at: datetime, now: datetime) -> bool:
     """Whether a day's DM row may be claimed again: only a failed DM, after :data:`RETRY_FAILED_AFTER`."""
-    return status == FAILED and now - claimed_at >= RETRY_FAILED_AFTER
+    return status == DmStatus.FAILED and now - claimed_at >= RETRY_FAILED_AFTER
 
 
 class FollowStore:
@@ -94,7 +94,7 @@ class FollowStore:
 
     def finish(self, user_id: int, day: date, status: str, paper_ids: Sequence[int] = ()) -> None:
         """Record how a claimed DM ended; unless it was sent, its papers are released for a later DM."""
-        self.store.finish_dm(user_id, day, status, () if status == SENT else paper_ids)
+        self.store.finish_dm(user_id, day, status, () if status == DmStatus.SENT else paper_ids)
 
     def dm_status(self, user_id: int, day: date) -> str | None:
         """The status of this user's DM of ``day``, if one was claimed."""

@@ -12,31 +12,42 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.clock import utcnow
+from bot.follow_state import FollowStore
+from retrieval.errors import UserFacingError
 from retrieval.models import GuildSettings, LogEntry
+from retrieval.query.follows import MAX_TOPIC_CHARS
 from retrieval.storage.protocol import StateStore
-from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.state import SqliteStateStore
 
-__all__ = ["BotState", "GuildSettings", "LogEntry", "SettingsError", "is_due", "local_day", "utcnow"]
+__all__ = ["BotState", "GuildSettings", "LogEntry", "PostStatus", "SettingsError", "is_due", "local_day"]
 
 log = logging.getLogger(__name__)
 
-# Digest log statuses. "failed" (transient error) and "empty" (no papers yet) are retried later
-# the same local day; the others are final for that day.
-POSTING, POSTED, FAILED, EMPTY, SKIPPED = "posting", "posted", "failed", "empty", "skipped"
-RETRY_AFTER = {FAILED: timedelta(minutes=5), EMPTY: timedelta(minutes=60)}
+
+class PostStatus(StrEnum):
+    """A digest log row. "failed" (transient error) and "empty" (no papers yet) are retried later the
+    same local day; the others are final for that day."""
+
+    POSTING = "posting"
+    POSTED = "posted"
+    FAILED = "failed"
+    EMPTY = "empty"
+    SKIPPED = "skipped"
+
+
+RETRY_AFTER = {PostStatus.FAILED: timedelta(minutes=5), PostStatus.EMPTY: timedelta(minutes=60)}
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_TOPICS = 5
-MAX_TOPIC_CHARS = 60
 DAILY, WEEKLY = "daily", "weekly"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserFacingError):
     """A setting a user typed is invalid; the message is shown to them as is."""
 
 
@@ -120,18 +131,16 @@ def is_due(settings: GuildSettings, now: datetime, entry: LogEntry | None) -> bo
         return False
     if settings.updated_at is not None and settings.updated_at > at and entry is None:
         return False
-    if entry is None:
-        return True
-    pause = RETRY_AFTER.get(entry.status)
+    return entry is None or may_retry(entry, now)
+
+
+def may_retry(entry: LogEntry, now: datetime) -> bool:
+    """Whether a claimed post may be tried again: a failed or empty one, after its pause."""
+    pause = RETRY_AFTER.get(PostStatus(entry.status))
     return pause is not None and now - entry.claimed_at >= pause
 
 
 # -- storage ---------------------------------------------------------------------------------
-
-
-def utcnow() -> datetime:
-    """The current aware UTC time (one place to patch in tests)."""
-    return datetime.now(UTC)
 
 
 class BotState:
@@ -141,10 +150,8 @@ class BotState:
     The scheduling rule lives here; the storage (and the atomic claim) in the backend.
     """
 
-    def __init__(self, store: StateStore | Database) -> None:
-        from bot.follow_state import FollowStore  # It builds on this module's helpers.
-
-        self.store: StateStore = SqliteStateStore(store) if isinstance(store, Database) else store
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
         self.follows = FollowStore(self.store.follows)
 
     # settings
@@ -217,12 +224,7 @@ class BotState:
 
     def claim(self, settings: GuildSettings, day: date, now: datetime) -> bool:
         """Atomically take the right to post ``day`` in the server's channel; False if someone has it."""
-
-        def may_retake(entry: LogEntry) -> bool:
-            pause = RETRY_AFTER.get(entry.status)
-            return pause is not None and now - entry.claimed_at >= pause
-
-        return self.store.claim(settings.channel_id, day, now, may_retake)
+        return self.store.claim(settings.channel_id, day, now, lambda entry: may_retry(entry, now))
 
     def finish(self, channel_id: int, day: date, status: str, message_id: int | None = None) -> None:
         """Record how a claimed post ended (``posted``, ``failed``, ``empty`` or ``skipped``)."""

@@ -4,8 +4,8 @@ First build, ``paperbot index --corpus``, ``paperbot fetch`` and the daily refre
 here. Papers go in chunks; for each chunk the store says which texts lack vectors, those are
 split into sentences, tokenized, encoded (batched by length), and the chunk's papers and
 vectors are committed in ONE transaction. A killed import keeps every committed chunk; the
-next run finds those papers' vectors stored and embeds only the rest. Nothing here knows
-SQLite: the store operations used are listed in ``retrieval.storage.sqlite.vectors``.
+next run finds those papers' vectors stored and embeds only the rest. Nothing here knows a
+backend: the store operations used are those of :class:`retrieval.storage.protocol.PaperStore`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Protocol
 
 import numpy as np
 
 from retrieval.encoder.embedder import Embedder
 from retrieval.models import Paper
+from retrieval.storage.protocol import PaperStore
 from retrieval.text import split_sentences, text_hash
 
 log = logging.getLogger(__name__)
@@ -36,26 +36,6 @@ LOG_EVERY_S = 5.0
 # No progress display for fewer papers than this (a day's feed, a test).
 PROGRESS_FROM = 2 * CHUNK
 ATTEMPTS = 3
-
-
-class VectorStore(Protocol):
-    """What ingest needs from a store (the SQLite PaperStore; a second backend implements the same)."""
-
-    def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
-        """For each paper, the (title, abstract) to embed before upserting it, or None."""
-        ...
-
-    def upsert_with_vectors(self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]) -> object:
-        """Upsert papers with their vectors (by text hash) in one transaction; an UpsertReport."""
-        ...
-
-    def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
-        """(id, title, abstract) of stored papers lacking vectors for ``model``."""
-        ...
-
-    def add_vectors(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
-        """Store vectors of existing papers by id; rows written."""
-        ...
 
 
 def vector_key(embedder: Embedder) -> str:
@@ -157,7 +137,7 @@ def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
 
 
 def ingest_papers(
-    store: VectorStore,
+    store: PaperStore,
     embedder: Embedder,
     papers: Iterable[Paper],
     *,
@@ -167,7 +147,7 @@ def ingest_papers(
     desc: str = "Importing papers",
 ) -> IngestReport:
     """Upsert papers with their sentence vectors, one committed transaction per chunk."""
-    from retrieval.storage.protocol import MissingVectors
+    from retrieval.storage.errors import MissingVectors
 
     if total is None and isinstance(papers, Sequence):
         total = len(papers)
@@ -199,7 +179,7 @@ def ingest_papers(
 
 
 def embed_missing(
-    store: VectorStore, embedder: Embedder, *, chunk: int = CHUNK, progress: bool | None = None
+    store: PaperStore, embedder: Embedder, *, chunk: int = CHUNK, progress: bool | None = None
 ) -> IngestReport:
     """Embed stored papers that lack vectors for this model (model change, older library), chunk by chunk."""
     key = vector_key(embedder)

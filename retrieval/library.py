@@ -8,10 +8,9 @@ and blocking; async callers run it in ``asyncio.to_thread``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -26,15 +25,16 @@ from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
+from retrieval.settings import Settings
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
-from retrieval.storage.protocol import Storage, VectorIndex, open_storage
-from retrieval.storage.protocol import database_url as _database_url
-from retrieval.storage.sqlite.storage import DB_NAME, INDEX_DIR
+from retrieval.storage.factory import open_storage
+from retrieval.storage.migrate import MigrationReport, copy_to_postgres
+from retrieval.storage.protocol import Storage, VectorIndex
 from retrieval.text import clean_question, has_content, query_terms, term_set
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DB_NAME", "INDEX_DIR", "Library", "LibraryStats", "default_data_dir"]
+__all__ = ["Library", "LibraryStats", "default_data_dir"]
 
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
@@ -53,10 +53,7 @@ def _single_threaded_blas() -> None:
 
 
 def default_data_dir() -> Path:
-    """``$PAPERBOT_DATA_DIR``, else the per-user data folder."""
-    env = os.environ.get("PAPERBOT_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
+    """The per-user data folder (where the library lives when ``PAPERBOT_DATA_DIR`` is not set)."""
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("paperbot", appauthor=False))
@@ -97,15 +94,20 @@ def is_title_match(query: str, hit: Hit) -> bool:
 class Library:
     """Store + index + embedder behind the operations users see, on either backend."""
 
-    def __init__(self, data_dir: Path, storage: Storage, embedder: Embedder, index: VectorIndex) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        storage: Storage,
+        embedder: Embedder,
+        index: VectorIndex,
+        fusion_weights: tuple[float, float, float, float] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.storage = storage
-        # The SQLite database (None on PostgreSQL): for code that predates the storage protocol.
-        self.db = getattr(storage, "db", None)
         self.store = storage.papers
         self.embedder = embedder
         self.index = index
-        self.searcher = HybridSearcher(self.store, self.index, self.embedder)
+        self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights)
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
 
@@ -114,13 +116,15 @@ class Library:
         cls,
         data_dir: Path | None = None,
         *,
+        settings: Settings | None = None,
         model: str | None = None,
         seed_default_corpus: bool = True,
         progress: bool | None = None,
         database_url: str | None = None,
     ) -> Library:
         """Open (creating if needed) the library in ``data_dir``, or in the PostgreSQL database at
-        ``database_url`` (default ``$PAPERBOT_DATABASE_URL``; unset: SQLite + FAISS in ``data_dir``).
+        ``database_url``; both default to ``settings`` (whose defaults are the per-user data folder and
+        SQLite + FAISS). ``model`` overrides the settings' model; ``database_url=""`` forces SQLite.
 
         An empty library is seeded with the bundled pages (an interrupted seeding resumes).
         Stored papers without vectors for this model (a model change, an older library) are
@@ -128,12 +132,16 @@ class Library:
         stored vectors, or rebuilt from them; on PostgreSQL search runs in the database.
         ``progress``: a progress display (None: on a terminal, for long imports).
         """
-        data_dir = Path(data_dir) if data_dir else default_data_dir()
+        settings = settings or Settings()
+        data_dir = Path(data_dir) if data_dir else settings.data_dir or default_data_dir()
+        url = settings.database_url if database_url is None else database_url
         _single_threaded_blas()
-        storage = open_storage(data_dir, _database_url(database_url))
+        storage = open_storage(data_dir, url or None, hnsw_threshold=settings.hnsw_threshold)
         try:
             store = storage.papers
-            embedder = load_embedder(model or os.environ.get("PAPERBOT_MODEL") or DEFAULT_MODEL)
+            embedder = load_embedder(
+                model or settings.model or DEFAULT_MODEL, cache_dir=settings.cache_dir, threads=settings.encoder_threads
+            )
             storage.prepare_vectors(vector_key(embedder), embedder.dimension)
             if seed_default_corpus and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
                 # One process seeds a shared library; the others start on what is committed.
@@ -151,7 +159,7 @@ class Library:
         except BaseException:
             storage.close()
             raise
-        return cls(data_dir, storage, embedder, index)
+        return cls(data_dir, storage, embedder, index, settings.fusion_weights)
 
     # -- questions -----------------------------------------------------------------------
 
@@ -196,9 +204,7 @@ class Library:
         query = clean_question(str(paper), 300).strip()
         if not has_content(query):
             return None
-        exact = self.store.get_by_ext_id(query) or next(
-            iter(self.store.get_many(self.store.find_exact(query)).values()), None
-        )
+        exact = self._exact(query)
         if exact:
             return exact
         titled = self.store.suggest_titles(query, 2)
@@ -238,13 +244,17 @@ class Library:
         cleaned = clean_question(query)
         if not has_content(cleaned):
             return None
-        exact = self.store.get_by_ext_id(cleaned.strip()) or next(
-            iter(self.store.get_many(self.store.find_exact(cleaned)).values()), None
-        )
+        exact = self._exact(cleaned.strip())
         if exact:
             return exact
         hits = self.search(cleaned, 1)
         return hits[0].paper if hits and is_title_match(cleaned, hits[0]) else None
+
+    def _exact(self, query: str) -> Paper | None:
+        """The paper whose public or arXiv id, or normalized title, is ``query``."""
+        return self.store.get_by_ext_id(query) or next(
+            iter(self.store.get_many(self.store.find_exact(query)).values()), None
+        )
 
     def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
         """(id, title) pairs for autocomplete."""
@@ -272,6 +282,10 @@ class Library:
             self.index.rebuild(self.store)
         return report
 
+    def migrate_to(self, url: str, progress: Callable[[str], None] | None = None) -> MigrationReport:
+        """Copy this SQLite library (papers, this model's vectors, bot state) into the PostgreSQL database at ``url``."""
+        return copy_to_postgres(self.storage, url, vector_key(self.embedder), self.embedder.dimension, progress)
+
     def exclusive(self, name: str) -> AbstractContextManager[bool]:
         """A non-blocking lock shared by every process on this library (e.g. one feed refresher)."""
         return self.storage.exclusive(name)
@@ -282,11 +296,9 @@ class Library:
         """The papers of ``day`` (default: the newest day the library has), ranked."""
         day = day or self.store.newest_day()
         papers = self.store.papers_on(day) if day else []
-        topic_scores: dict[int, float] | None = None
-        if topics and papers:
-            with self._lock:
-                topic_scores = self.searcher.topic_scores(papers, topics)
-        return build_digest(day, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
+        return build_digest(
+            day, papers, topics=tuple(topics), topic_scores=self._topic_scores(papers, topics), limit=limit
+        )
 
     def week_digest(self, until: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
         """The papers listed in the 7 days ending ``until`` (default: the newest day), ranked like a day's."""
@@ -295,12 +307,16 @@ class Library:
             return build_digest(None, [], topics=tuple(topics), limit=limit)
         since = until - timedelta(days=6)
         papers = self.store.papers_between(since, until)
-        topic_scores: dict[int, float] | None = None
-        if topics and papers:
-            with self._lock:
-                topic_scores = self.searcher.topic_scores(papers, topics)
+        topic_scores = self._topic_scores(papers, topics)
         digest = build_digest(until, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
         return replace(digest, since=since)
+
+    def _topic_scores(self, papers: Sequence[Paper], topics: Sequence[str]) -> dict[int, float] | None:
+        """Each paper's relevance to the digest's topics (None without topics or papers)."""
+        if not (topics and papers):
+            return None
+        with self._lock:
+            return self.searcher.topic_scores(papers, topics)
 
     def papers_listed(self, since: date, until: date) -> list[Paper]:
         """Papers a listing showed from ``since`` to ``until``, each once."""

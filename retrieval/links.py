@@ -64,8 +64,3 @@ def paper_links(paper: Paper) -> tuple[Link, ...]:
 def primary_url(paper: Paper) -> str:
     """The one link to show beside a title."""
     return paper_links(paper)[0].url
-
-
-def code_url(paper: Paper) -> str | None:
-    """The first code link, if the paper has one."""
-    return next((link.url for link in paper_links(paper) if link.label == "Code"), None)

@@ -23,11 +23,15 @@ if "PAPERBOT_CACHE_DIR" not in os.environ:
 
 from retrieval.library import Library
 from retrieval.models import Paper
-from retrieval.storage.protocol import Storage, open_storage
+from retrieval.settings import Settings
+from retrieval.storage.factory import open_storage
+from retrieval.storage.protocol import Storage
 from tests.pg_server import TestServer
 from tests.retrieval.sources.feed_support import ServerPool
 
 DATA = Path(__file__).parent / "data"
+# The settings in-process libraries and encoders of the tests use: the session's export cache above.
+SETTINGS = Settings.from_env(dotenv=False)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +43,7 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def library(library_dir: Path) -> Iterator[Library]:
     """The bundled corpus, embedded once for the whole session (the most expensive fixture)."""
-    lib = Library.open(library_dir)
+    lib = Library.open(library_dir, settings=SETTINGS)
     yield lib
     lib.close()
 
@@ -75,7 +79,7 @@ def make_papers(n: int, prefix: str = "Paper") -> list[Paper]:
 @pytest.fixture
 def small_library(tmp_path: Path) -> Iterator[Library]:
     """A fresh library of eight papers (no bundled corpus)."""
-    lib = Library.open(tmp_path / "small", seed_default_corpus=False)
+    lib = Library.open(tmp_path / "small", settings=SETTINGS, seed_default_corpus=False)
     lib.add_papers(make_papers(8))
     yield lib
     lib.close()
@@ -93,6 +97,7 @@ def open_library(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -
     def opener(name: str = "lib", **kwargs: object) -> Library:
         kwargs.setdefault("seed_default_corpus", False)
         kwargs.setdefault("database_url", url)
+        kwargs.setdefault("settings", SETTINGS)
         lib = Library.open(tmp_path / name, **kwargs)  # type: ignore[arg-type]
         opened.append(lib)
         return lib

@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot.cogs.paper import picked_id, suggest
 from bot.interactions import NO_MENTIONS, reply
 from bot.render.embeds import answer_embed, similar_embed
-from retrieval.models import Answer
+from retrieval.models import Answer, Hit, Paper
 from retrieval.text import clean_question, has_content
 
 if TYPE_CHECKING:
@@ -36,6 +36,18 @@ def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | No
     config = getattr(interaction.client, "config", None)
     seconds = getattr(config, "ask_cooldown", 10.0)
     return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
+def record_vote(bot: PaperBot, question: str, paper_id: int, user_id: int, vote: int) -> None:
+    """Store a 👍/👎 for the paper with row id ``paper_id`` (0: no paper). Blocking."""
+    paper = bot.library.get_paper(paper_id) if paper_id else None
+    bot.state.record_feedback(question, paper.ext_id if paper else None, user_id, vote)
+
+
+def similar_to(bot: PaperBot, paper_id: int, top_k: int) -> tuple[Paper | None, list[Hit]]:
+    """A paper and the papers most like it. Blocking."""
+    paper = bot.library.get_paper(paper_id)
+    return paper, (bot.library.similar(paper_id, top_k) if paper else [])
 
 
 def question_from_message(message: discord.Message | None) -> str:
@@ -74,7 +86,7 @@ class FeedbackButton(
         bot: PaperBot = interaction.client  # type: ignore[assignment]
         question = question_from_message(interaction.message)
         try:
-            await asyncio.to_thread(bot.record_vote, question, self.paper_id, interaction.user.id, self.vote)
+            await asyncio.to_thread(record_vote, bot, question, self.paper_id, interaction.user.id, self.vote)
         except Exception:
             log.exception("recording feedback failed")
             await reply(interaction, "Sorry, I could not record that vote.")
@@ -105,7 +117,7 @@ class MoreLikeThisButton(discord.ui.DynamicItem[discord.ui.Button], template=r"p
         bot: PaperBot = interaction.client  # type: ignore[assignment]
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            paper, hits = await asyncio.to_thread(bot.similar_to, self.paper_id, SIMILAR_COUNT)
+            paper, hits = await asyncio.to_thread(similar_to, bot, self.paper_id, SIMILAR_COUNT)
         except Exception:
             log.exception("similar papers for %s failed", self.paper_id)
             await reply(interaction, "Sorry, something went wrong finding similar papers.")
@@ -183,5 +195,6 @@ class AskCog(commands.Cog):
 
 
 async def setup(bot: PaperBot) -> None:
-    """Extension entry point (``bot.load_extension``)."""
+    """Extension entry point (``bot.load_extension``): the cog and its persistent buttons."""
     await bot.add_cog(AskCog(bot))
+    bot.add_dynamic_items(FeedbackButton, MoreLikeThisButton)

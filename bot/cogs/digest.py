@@ -18,10 +18,25 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot import state as st
+from bot.clock import utcnow
 from bot.daily import DailyPoster, Refresher
 from bot.interactions import NO_MENTIONS, reply, require_manage_guild
-from bot.render import limits as L
+from bot.render import limits
+from bot.state import (
+    DAILY,
+    WEEKDAYS,
+    WEEKLY,
+    GuildSettings,
+    LogEntry,
+    PostStatus,
+    is_due,
+    local_day,
+    parse_post_time,
+    parse_schedule,
+    parse_timezone,
+    parse_topics,
+    scheduled_at,
+)
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -29,11 +44,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _STATUS_TEXT = {
-    st.POSTED: "posted",
-    st.POSTING: "posting (or interrupted)",
-    st.FAILED: "failed, will retry",
-    st.EMPTY: "no papers listed yet, will retry",
-    st.SKIPPED: "skipped: could not post",
+    PostStatus.POSTED: "posted",
+    PostStatus.POSTING: "posting (or interrupted)",
+    PostStatus.FAILED: "failed, will retry",
+    PostStatus.EMPTY: "no papers listed yet, will retry",
+    PostStatus.SKIPPED: "skipped: could not post",
 }
 
 
@@ -49,29 +64,29 @@ def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=name, value=name) for name in names[:25]]
 
 
-def next_post(settings: st.GuildSettings, now: datetime, entry: st.LogEntry | None) -> datetime:
+def next_post(settings: GuildSettings, now: datetime, entry: LogEntry | None) -> datetime:
     """When the next post is expected (today's post time if still to come or due, else the next post day's)."""
-    day = st.local_day(settings, now)
-    weekly = settings.frequency == st.WEEKLY and settings.weekday is not None
+    day = local_day(settings, now)
+    weekly = settings.frequency == WEEKLY and settings.weekday is not None
     if not weekly or day.weekday() == settings.weekday:
-        at = st.scheduled_at(settings, day)
-        if now < at or st.is_due(settings, now, entry):
+        at = scheduled_at(settings, day)
+        if now < at or is_due(settings, now, entry):
             return at
         day += timedelta(days=7 if weekly else 1)
-        return st.scheduled_at(settings, day)
+        return scheduled_at(settings, day)
     ahead = (settings.weekday - day.weekday()) % 7  # type: ignore[operator]
-    return st.scheduled_at(settings, day + timedelta(days=ahead))
+    return scheduled_at(settings, day + timedelta(days=ahead))
 
 
-def schedule_text(settings: st.GuildSettings) -> str:
+def schedule_text(settings: GuildSettings) -> str:
     """``09:00 Europe/Paris`` (daily) or ``Mondays 09:00 Europe/Paris (weekly)``."""
     when = f"{settings.post_time:%H:%M} {settings.timezone}"
-    if settings.frequency == st.WEEKLY and settings.weekday is not None:
-        return f"{st.WEEKDAYS[settings.weekday]}s {when} (weekly)"
+    if settings.frequency == WEEKLY and settings.weekday is not None:
+        return f"{WEEKDAYS[settings.weekday]}s {when} (weekly)"
     return when
 
 
-def settings_embed(settings: st.GuildSettings | None, entry: st.LogEntry | None, now: datetime) -> discord.Embed:
+def settings_embed(settings: GuildSettings | None, entry: LogEntry | None, now: datetime) -> discord.Embed:
     """What ``/digest show`` (and a successful ``/digest set``) displays."""
     embed = discord.Embed(title="Papers digest post", colour=discord.Colour.orange())
     if settings is None:
@@ -81,8 +96,8 @@ def settings_embed(settings: st.GuildSettings | None, entry: st.LogEntry | None,
     embed.add_field(name="Status", value=state, inline=True)
     embed.add_field(name="Channel", value=f"<#{settings.channel_id}>", inline=True)
     embed.add_field(name="Time", value=schedule_text(settings), inline=True)
-    topics = ", ".join(L.safe(t, 60) for t in settings.topics) or "none (newest and most upvoted first)"
-    embed.add_field(name="Topics", value=L.truncate(topics, L.FIELD_VALUE), inline=False)
+    topics = ", ".join(limits.safe(t, 60) for t in settings.topics) or "none (newest and most upvoted first)"
+    embed.add_field(name="Topics", value=limits.truncate(topics, limits.FIELD_VALUE), inline=False)
     if settings.enabled:
         when = next_post(settings, now, entry)
         embed.add_field(name="Next post", value=discord.utils.format_dt(when, "R"), inline=True)
@@ -90,7 +105,9 @@ def settings_embed(settings: st.GuildSettings | None, entry: st.LogEntry | None,
         last = f"{entry.day.isoformat()}: {_STATUS_TEXT.get(entry.status, entry.status)}"
         embed.add_field(name="Last post", value=last, inline=True)
     if settings.last_error:
-        embed.add_field(name="⚠️ Last problem", value=L.truncate(settings.last_error, L.FIELD_VALUE), inline=False)
+        embed.add_field(
+            name="⚠️ Last problem", value=limits.truncate(settings.last_error, limits.FIELD_VALUE), inline=False
+        )
     return embed
 
 
@@ -152,8 +169,8 @@ class DigestCog(commands.Cog):
         weekday="For weekly posts: the day to post on",
     )
     @app_commands.choices(
-        frequency=[app_commands.Choice(name=name, value=name) for name in (st.DAILY, st.WEEKLY)],
-        weekday=[app_commands.Choice(name=name, value=name) for name in st.WEEKDAYS],
+        frequency=[app_commands.Choice(name=name, value=name) for name in (DAILY, WEEKLY)],
+        weekday=[app_commands.Choice(name=name, value=name) for name in WEEKDAYS],
     )
     async def set_(
         self,
@@ -168,14 +185,11 @@ class DigestCog(commands.Cog):
         """Validate and save the settings, then show them (with a warning if the bot cannot post there)."""
         require_manage_guild(interaction)
         assert interaction.guild_id is not None
-        try:
-            post_time = st.parse_post_time(time)
-            zone = st.parse_timezone(timezone)
-            topic_list = st.parse_topics(topics)
-            freq, day_number = st.parse_schedule(frequency, weekday)
-        except st.SettingsError as exc:
-            await reply(interaction, str(exc))
-            return
+        # A SettingsError reaches the central handler, which shows its message to the user.
+        post_time = parse_post_time(time)
+        zone = parse_timezone(timezone)
+        topic_list = parse_topics(topics)
+        freq, day_number = parse_schedule(frequency, weekday)
         await interaction.response.defer(ephemeral=True, thinking=True)
         saved = await asyncio.to_thread(
             partial(
@@ -189,7 +203,7 @@ class DigestCog(commands.Cog):
                 weekday=day_number,
             )
         )
-        embed = settings_embed(saved, None, st.utcnow())
+        embed = settings_embed(saved, None, utcnow())
         lacking = missing_permissions(channel, interaction.guild.me if interaction.guild else None)
         if lacking:
             embed.add_field(
@@ -219,9 +233,9 @@ class DigestCog(commands.Cog):
         require_manage_guild(interaction)
         assert interaction.guild_id is not None
         settings, entry = await asyncio.to_thread(self._load, interaction.guild_id)
-        await reply(interaction, embed=settings_embed(settings, entry, st.utcnow()))
+        await reply(interaction, embed=settings_embed(settings, entry, utcnow()))
 
-    def _load(self, guild_id: int) -> tuple[st.GuildSettings | None, st.LogEntry | None]:
+    def _load(self, guild_id: int) -> tuple[GuildSettings | None, LogEntry | None]:
         settings = self.bot.state.get_settings(guild_id)
         entry = self.bot.state.last_entry(settings.channel_id) if settings else None
         return settings, entry

@@ -15,7 +15,7 @@ from bot.daily import DailyPoster
 from bot.follow_notifier import FollowNotifier
 from bot.interactions import reply
 from bot.render.follows import follow_choice_name, follow_list_embed
-from retrieval.query.follows import AUTHOR, MAX_AUTHOR_CHARS, MAX_FOLLOWS, MAX_TOPIC_CHARS, TOPIC, FollowError
+from retrieval.query.follows import AUTHOR, MAX_AUTHOR_CHARS, MAX_FOLLOWS, MAX_TOPIC_CHARS, TOPIC
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -57,11 +57,7 @@ class FollowCog(commands.Cog):
 
     async def _add(self, interaction: discord.Interaction, kind: str, text: str) -> None:
         store = self.bot.state.follows
-        try:
-            follow = await asyncio.to_thread(store.add, interaction.user.id, kind, text)
-        except FollowError as exc:
-            await reply(interaction, str(exc))
-            return
+        follow = await asyncio.to_thread(store.add, interaction.user.id, kind, text)  # FollowError: the handler
         reopened = await asyncio.to_thread(store.reopen, interaction.user.id)
         count = len(await asyncio.to_thread(store.of_user, interaction.user.id))
         message = (

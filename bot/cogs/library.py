@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.interactions import NO_MENTIONS, reply, require_manage_guild
 from bot.render.follows import added_paper_embed
 from retrieval.sources.feed_client import FeedConfig
-from retrieval.sources.paper_api import PaperLookupError, add_paper_by_ref, parse_paper_ref
+from retrieval.sources.paper_api import add_paper_by_ref, parse_paper_ref
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -61,17 +61,9 @@ class LibraryCog(commands.Cog):
             who = f" or the <@&{role_id}> role" if role_id else ""
             await reply(interaction, f"Adding papers needs the Manage Server permission{who}.")
             return
-        try:
-            parse_paper_ref(paper)
-        except PaperLookupError as exc:
-            await reply(interaction, str(exc))
-            return
+        parse_paper_ref(paper)  # a PaperLookupError, here or below, is answered by the central handler
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            added = await add_paper_by_ref(self.bot.library, paper, self._config())
-        except PaperLookupError as exc:
-            await reply(interaction, str(exc))
-            return
+        added = await add_paper_by_ref(self.bot.library, paper, self._config())
         log.info("user %s added %s to the library (%s)", interaction.user.id, added.paper.ext_id, added.outcome)
         await interaction.followup.send(
             embed=added_paper_embed(added.paper, added.outcome), ephemeral=True, allowed_mentions=NO_MENTIONS

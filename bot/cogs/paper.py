@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.interactions import NO_MENTIONS, reply
-from bot.render import limits as L
+from bot.render import limits
 from bot.render.embeds import paper_embed
 from retrieval.models import Paper
 
@@ -34,7 +34,7 @@ def title_choices(pairs: Sequence[tuple[int, str]]) -> list[app_commands.Choice[
     """Autocomplete choices: ≤ 25, names ≤ 100 characters, the value ``id:<row id>``."""
     choices = []
     for paper_id, title in pairs[:25]:
-        name = L.plain(title, L.CHOICE_NAME) or f"Paper {paper_id}"
+        name = limits.plain(title, limits.CHOICE_NAME) or f"Paper {paper_id}"
         choices.append(app_commands.Choice(name=name, value=f"id:{paper_id}"))
     return choices
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.render import limits as L
+from bot.render import limits
 from bot.render.limits import link, plain, safe, shrink_to_fit, truncate
 from retrieval.links import paper_links, primary_url
 from retrieval.models import Answer, Digest, DigestEntry, Hit, Link, Paper, Source
@@ -29,7 +29,7 @@ _MAX_CLOSEST = 5
 _DIGEST_VALUE = 500
 
 
-def links_line(links: Sequence[Link], limit: int = L.FIELD_VALUE) -> str:
+def links_line(links: Sequence[Link], limit: int = limits.FIELD_VALUE) -> str:
     """``[Hugging Face](…) · [arXiv](…) · [Code](…)``, dropping trailing links that would not fit."""
     parts: list[str] = []
     used = 0
@@ -61,8 +61,8 @@ def authors_line(authors: Sequence[str], author_count: int | None = None, limit:
 
 
 def _source_field(index: int, source: Source) -> tuple[str, str]:
-    name = f"{index}. " + safe(source.title, L.FIELD_NAME - len(str(index)) - 2)
-    value = links_line(source.links or (Link("Paper", source.url),), L.FIELD_VALUE)
+    name = f"{index}. " + safe(source.title, limits.FIELD_NAME - len(str(index)) - 2)
+    value = links_line(source.links or (Link("Paper", source.url),), limits.FIELD_VALUE)
     return name, value or "—"
 
 
@@ -75,7 +75,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     if answer.abstained:
         return _abstention_embed(answer)
     embed = discord.Embed(title=f"Answer from {len(answer.sources)} paper(s)", colour=ANSWER_COLOUR)
-    embed.set_author(name=plain(answer.question, L.AUTHOR) or "Question")
+    embed.set_author(name=plain(answer.question, limits.AUTHOR) or "Question")
     lines: list[str] = []
     cited: set[int] = set()
     used = 0
@@ -104,14 +104,14 @@ def answer_embed(answer: Answer) -> discord.Embed:
     if more > 0:
         footer += f" · {more} more paper(s) not shown"
     footer += f" · {answer.library_size} papers in the library · {answer.took_ms:.0f} ms"
-    embed.set_footer(text=truncate(footer, L.FOOTER))
+    embed.set_footer(text=truncate(footer, limits.FOOTER))
     return shrink_to_fit(embed)
 
 
 def _abstention_embed(answer: Answer) -> discord.Embed:
     titles = {"no_such_paper": "No such paper", "not_in_paper": "Not in this paper"}
     embed = discord.Embed(title=titles.get(answer.reason, "Not covered by the library"), colour=ABSTAIN_COLOUR)
-    embed.set_author(name=plain(answer.question, L.AUTHOR) or "Question")
+    embed.set_author(name=plain(answer.question, limits.AUTHOR) or "Question")
     if answer.reason == "no_such_paper":
         head = (
             "No paper in the library matches that; pick a suggestion as you type, or use its exact title or arXiv id."
@@ -127,7 +127,7 @@ def _abstention_embed(answer: Answer) -> discord.Embed:
         lines.append("\n**Closest titles:**")
         for index, source in enumerate(answer.sources[:_MAX_CLOSEST], start=1):
             lines.append(f"{index}. " + link(source.title, source.url, 500))
-    embed.description = truncate("\n".join(lines), L.DESCRIPTION)
+    embed.description = truncate("\n".join(lines), limits.DESCRIPTION)
     embed.set_footer(text=f"{answer.library_size} papers in the library · {answer.took_ms:.0f} ms")
     return shrink_to_fit(embed)
 
@@ -135,10 +135,12 @@ def _abstention_embed(answer: Answer) -> discord.Embed:
 def paper_embed(paper: Paper) -> discord.Embed:
     """One paper: title (linked), abstract, authors, dates, upvotes and every link."""
     embed = discord.Embed(
-        title=safe(paper.title, L.TITLE) or "Untitled", url=safe_url_or_none(primary_url(paper)), colour=PAPER_COLOUR
+        title=safe(paper.title, limits.TITLE) or "Untitled",
+        url=safe_url_or_none(primary_url(paper)),
+        colour=PAPER_COLOUR,
     )
     embed.description = safe(paper.abstract, _DESCRIPTION_BUDGET) or "*No abstract.*"
-    authors = authors_line(paper.authors, paper.author_count, L.FIELD_VALUE)
+    authors = authors_line(paper.authors, paper.author_count, limits.FIELD_VALUE)
     if authors:
         embed.add_field(name="Authors", value=authors, inline=False)
     if paper.published:
@@ -149,34 +151,34 @@ def paper_embed(paper: Paper) -> discord.Embed:
         embed.add_field(name="Upvotes", value=str(paper.upvotes), inline=True)
     embed.add_field(name="Links", value=links_line(paper_links(paper)) or "—", inline=False)
     if paper.ext_id:
-        embed.set_footer(text=plain(f"id {paper.ext_id}", L.FOOTER))
+        embed.set_footer(text=plain(f"id {paper.ext_id}", limits.FOOTER))
     return shrink_to_fit(embed)
 
 
 def safe_url_or_none(url: str | None) -> str | None:
     """A URL usable as an embed URL (Discord rejects anything but http(s))."""
     if url and url.startswith(("http://", "https://")):
-        return L.safe_url(url)
+        return limits.safe_url(url)
     return None
 
 
 def similar_embed(paper: Paper, hits: Sequence[Hit]) -> discord.Embed:
     """The papers closest to ``paper`` (the "More like this" button)."""
-    embed = discord.Embed(title=truncate("More like: " + safe(paper.title), L.TITLE), colour=PAPER_COLOUR)
+    embed = discord.Embed(title=truncate("More like: " + safe(paper.title), limits.TITLE), colour=PAPER_COLOUR)
     if not hits:
         embed.description = "No similar papers in the library."
         return embed
     for index, hit in enumerate(hits[:_MAX_SOURCE_FIELDS], start=1):
-        name = f"{index}. " + safe(hit.paper.title, L.FIELD_NAME - 4)
+        name = f"{index}. " + safe(hit.paper.title, limits.FIELD_NAME - 4)
         snippet = safe(hit.best_sentence, 300)
-        links = links_line(paper_links(hit.paper), L.FIELD_VALUE - len(snippet) - 1)
+        links = links_line(paper_links(hit.paper), limits.FIELD_VALUE - len(snippet) - 1)
         embed.add_field(name=name, value="\n".join(p for p in (snippet, links) if p) or "—", inline=False)
     return shrink_to_fit(embed)
 
 
 def _digest_field(index: int, entry: DigestEntry, budget: int) -> tuple[str, str]:
     paper = entry.paper
-    name = f"{index}. " + safe(paper.title, min(L.FIELD_NAME, max(40, budget // 3)) - 4)
+    name = f"{index}. " + safe(paper.title, min(limits.FIELD_NAME, max(40, budget // 3)) - 4)
     value_room = min(_DIGEST_VALUE, max(120, budget - len(name)))
     meta = []
     authors = authors_line(paper.authors, paper.author_count, 100)
@@ -189,7 +191,7 @@ def _digest_field(index: int, entry: DigestEntry, budget: int) -> tuple[str, str
     snippet_room = value_room - len(meta_line) - len(links) - 2
     snippet = safe(paper.abstract, snippet_room) if snippet_room >= 40 else ""
     value = "\n".join(p for p in (meta_line, snippet, links) if p)
-    return name, truncate(value, L.FIELD_VALUE) or "—"
+    return name, truncate(value, limits.FIELD_VALUE) or "—"
 
 
 def digest_embeds(digest: Digest, *, heading: str | None = None) -> list[discord.Embed]:
@@ -200,7 +202,7 @@ def digest_embeds(digest: Digest, *, heading: str | None = None) -> list[discord
     period = (
         f"the week {digest.since.isoformat()} – {digest.day.isoformat()}" if digest.since else digest.day.isoformat()
     )
-    title = truncate(heading or f"📰 Papers of {period}", L.TITLE)
+    title = truncate(heading or f"📰 Papers of {period}", limits.TITLE)
     embed = discord.Embed(title=title, colour=DIGEST_COLOUR)
     if digest.topics:
         embed.description = truncate("Ranked for: " + ", ".join(safe(t, 60) for t in digest.topics), 500)
@@ -209,8 +211,8 @@ def digest_embeds(digest: Digest, *, heading: str | None = None) -> list[discord
             f"No papers were listed in {period}." if digest.since else f"No papers were listed on {period}."
         )
         return [embed]
-    entries = digest.entries[: L.FIELDS]
-    budget = (L.TOTAL - 600) // len(entries)
+    entries = digest.entries[: limits.FIELDS]
+    budget = (limits.TOTAL - 600) // len(entries)
     for index, entry in enumerate(entries, start=1):
         name, value = _digest_field(index, entry, budget)
         embed.add_field(name=name, value=value, inline=False)
@@ -247,11 +249,4 @@ def help_embed() -> discord.Embed:
     for name, value in commands:
         embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text="Runs locally: no data leaves the bot's machine.")
-    return embed
-
-
-def notice_embed(text: str, *, title: str | None = None) -> discord.Embed:
-    """A short message (errors, confirmations) in an embed; ``text`` is trusted bot text."""
-    embed = discord.Embed(title=truncate(title, L.TITLE) if title else None, colour=ABSTAIN_COLOUR)
-    embed.description = truncate(text, L.DESCRIPTION)
     return embed

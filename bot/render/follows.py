@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import discord
 
-from bot.render import limits as L
+from bot.render import limits
 from bot.render.embeds import PAPER_COLOUR, authors_line, links_line, paper_embed
 from retrieval.links import paper_links
 from retrieval.models import Follow, FollowMatch, Hit, Paper
@@ -19,12 +19,12 @@ _REASON = 200
 
 def follow_label(follow: Follow) -> str:
     """``topic: speculative decoding`` / ``author: Yann LeCun`` (untrusted text made inert)."""
-    return f"{follow.kind}: {L.safe(follow.value, 100)}"
+    return f"{follow.kind}: {limits.safe(follow.value, 100)}"
 
 
 def follow_choice_name(follow: Follow) -> str:
     """An autocomplete name for ``/follow remove`` (≤ 100 characters, shown verbatim)."""
-    return L.plain(f"{follow.kind}: {follow.value}", L.CHOICE_NAME)
+    return limits.plain(f"{follow.kind}: {follow.value}", limits.CHOICE_NAME)
 
 
 def follow_list_embed(
@@ -39,7 +39,7 @@ def follow_list_embed(
         )
     else:
         lines = [f"**{f.id}** · {follow_label(f)}" for f in follows]
-        embed.description = L.truncate("\n".join(lines), 3000)
+        embed.description = limits.truncate("\n".join(lines), 3000)
         embed.set_footer(text=f"{len(follows)} of {limit} follows · /follow remove to stop one")
     if closed_since is not None:
         embed.add_field(
@@ -52,7 +52,7 @@ def follow_list_embed(
 
 
 def _why(match: FollowMatch) -> str:
-    return L.truncate("matches " + ", ".join(follow_label(f) for f in match.follows), _REASON)
+    return limits.truncate("matches " + ", ".join(follow_label(f) for f in match.follows), _REASON)
 
 
 def follow_dm(matches: Sequence[FollowMatch], day: date, user_id: int) -> tuple[str, discord.Embed]:
@@ -60,34 +60,34 @@ def follow_dm(matches: Sequence[FollowMatch], day: date, user_id: int) -> tuple[
     content = f"<@{user_id}> {len(matches)} new paper(s) match what you follow."
     embed = discord.Embed(title=f"New papers for you · {day.isoformat()}", colour=FOLLOW_COLOUR)
     shown = list(matches[:_MAX_LISTED])
-    budget = (L.TOTAL - 400) // max(1, len(shown))
+    budget = (limits.TOTAL - 400) // max(1, len(shown))
     for index, match in enumerate(shown, start=1):
         paper = match.paper
-        name = f"{index}. " + L.safe(paper.title, min(L.FIELD_NAME, max(60, budget // 3)) - 4)
-        room = min(L.FIELD_VALUE, max(150, budget - len(name)))
+        name = f"{index}. " + limits.safe(paper.title, min(limits.FIELD_NAME, max(60, budget // 3)) - 4)
+        room = min(limits.FIELD_VALUE, max(150, budget - len(name)))
         authors = authors_line(paper.authors, paper.author_count, 100)
         why = _why(match)
         links = links_line(paper_links(paper), max(60, room - len(authors) - len(why) - 2))
         value = "\n".join(p for p in (authors, why, links) if p)
-        embed.add_field(name=name, value=L.truncate(value, L.FIELD_VALUE) or "—", inline=False)
+        embed.add_field(name=name, value=limits.truncate(value, limits.FIELD_VALUE) or "—", inline=False)
     embed.set_footer(text="/follow list to see or change what you follow · /paper for details")
-    return content, L.shrink_to_fit(embed)
+    return content, limits.shrink_to_fit(embed)
 
 
 def found_papers_embed(text: str, hits: Sequence[Hit]) -> discord.Embed:
     """The context-menu answer: the papers matching a message, or a clear "none"."""
     embed = discord.Embed(title="Papers about this message", colour=PAPER_COLOUR)
-    embed.set_author(name=L.plain(text, L.AUTHOR) or "Message")
+    embed.set_author(name=limits.plain(text, limits.AUTHOR) or "Message")
     if not hits:
         embed.description = "No paper in the library is about this message."
         return embed
     for index, hit in enumerate(hits[:_MAX_LISTED], start=1):
-        name = f"{index}. " + L.safe(hit.paper.title, L.FIELD_NAME - 4)
-        snippet = L.safe(hit.best_sentence, 300)
-        links = links_line(paper_links(hit.paper), L.FIELD_VALUE - len(snippet) - 1)
+        name = f"{index}. " + limits.safe(hit.paper.title, limits.FIELD_NAME - 4)
+        snippet = limits.safe(hit.best_sentence, 300)
+        links = links_line(paper_links(hit.paper), limits.FIELD_VALUE - len(snippet) - 1)
         embed.add_field(name=name, value="\n".join(p for p in (snippet, links) if p) or "—", inline=False)
     embed.set_footer(text="Only you can see this · /paper for details, /ask to question them")
-    return L.shrink_to_fit(embed)
+    return limits.shrink_to_fit(embed)
 
 
 _OUTCOME = {
@@ -101,4 +101,4 @@ def added_paper_embed(paper: Paper, outcome: str) -> discord.Embed:
     """``/library add``'s answer: the paper's card with what adding it did."""
     embed = paper_embed(paper)
     embed.set_author(name=_OUTCOME.get(outcome, outcome))
-    return L.shrink_to_fit(embed)
+    return limits.shrink_to_fit(embed)

@@ -41,19 +41,13 @@ TOKEN_BUDGET = 2048
 DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 
-def _threads() -> int:
-    try:
-        return max(1, int(os.environ.get("PAPERBOT_ENCODER_THREADS", DEFAULT_THREADS)))
-    except ValueError:
-        return DEFAULT_THREADS
-
-
 class Embedder:
     """Encodes questions and passages into float32 vectors (normalized when the model says so)."""
 
-    def __init__(self, name: str, threads: int | None = None) -> None:
+    def __init__(self, name: str, threads: int | None = None, cache_dir: Path | None = None) -> None:
         self.name = name
-        self.threads = threads or _threads()
+        self.threads = threads or DEFAULT_THREADS  # PAPERBOT_ENCODER_THREADS
+        self.cache_dir = cache_dir  # PAPERBOT_CACHE_DIR: where the ONNX export is kept
         # Batches encoded at once in bulk, each on its own thread (onnxruntime releases the GIL while
         # it runs): as many as the cores the intra-op threads leave, so none is oversubscribed.
         self.workers = max(1, (os.cpu_count() or 1) // self.threads)
@@ -80,12 +74,12 @@ class Embedder:
         return tokenizer
 
     def _load_session(self) -> tuple[object, dict]:
-        directory = ensure_exported(self.spec)
+        directory = ensure_exported(self.spec, cache_dir=self.cache_dir)
         try:
             return self._open(directory / ONNX_FILE), read_manifest(directory) or {}
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
             log.warning("ONNX model in %s does not load (%s); exporting it again", directory, exc)
-        directory = ensure_exported(self.spec, force=True)
+        directory = ensure_exported(self.spec, cache_dir=self.cache_dir, force=True)
         try:
             return self._open(directory / ONNX_FILE), read_manifest(directory) or {}
         except Exception as exc:
@@ -176,13 +170,14 @@ class Embedder:
         return pooled.astype(np.float32, copy=False)
 
 
-_CACHE: dict[str, Embedder] = {}
+_CACHE: dict[tuple[str, Path | None, int | None], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """A process-wide shared embedder per model name (one session per model is enough)."""
+def load_embedder(name: str = DEFAULT_MODEL, *, cache_dir: Path | None = None, threads: int | None = None) -> Embedder:
+    """A process-wide shared embedder per model name and settings (one session per model is enough)."""
+    key = (name, cache_dir, threads)
     with _CACHE_LOCK:
-        if name not in _CACHE:
-            _CACHE[name] = Embedder(name)
-        return _CACHE[name]
+        if key not in _CACHE:
+            _CACHE[key] = Embedder(name, threads=threads, cache_dir=cache_dir)
+        return _CACHE[key]

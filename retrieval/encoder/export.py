@@ -35,19 +35,18 @@ MANIFEST = "manifest.json"
 LOCK_TIMEOUT_S = 900.0
 
 
-def cache_root() -> Path:
-    """``$PAPERBOT_CACHE_DIR``, else the per-user cache folder."""
-    env = os.environ.get("PAPERBOT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
+def cache_root(cache_dir: Path | None = None) -> Path:
+    """``cache_dir`` (``PAPERBOT_CACHE_DIR``), else the per-user cache folder."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("paperbot", appauthor=False))
 
 
-def model_cache_dir(spec: ModelSpec) -> Path:
-    """The cache folder of one model."""
-    return cache_root() / "onnx" / f"{spec.path.name}-{spec.cache_key()}"
+def model_cache_dir(spec: ModelSpec, cache_dir: Path | None = None) -> Path:
+    """The cache folder of one model under :func:`cache_root`."""
+    return cache_root(cache_dir) / "onnx" / f"{spec.path.name}-{spec.cache_key()}"
 
 
 def read_manifest(directory: Path) -> dict | None:
@@ -75,9 +74,9 @@ def check_export(directory: Path) -> str | None:
     return None
 
 
-def ensure_exported(spec: ModelSpec, *, force: bool = False) -> Path:
+def ensure_exported(spec: ModelSpec, *, cache_dir: Path | None = None, force: bool = False) -> Path:
     """The folder of a usable export of ``spec``, exporting it first if needed (once across processes)."""
-    directory = model_cache_dir(spec)
+    directory = model_cache_dir(spec, cache_dir)
     if not force and check_export(directory) is None:
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)

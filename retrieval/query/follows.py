@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
+from retrieval.errors import UserFacingError
 from retrieval.models import Follow, FollowMatch, Paper
 
 TOPIC_THRESHOLD = 0.55
@@ -22,13 +23,11 @@ MAX_FOLLOWS = 10
 MAX_TOPIC_CHARS = 60
 MAX_AUTHOR_CHARS = 80
 TOPIC, AUTHOR = "topic", "author"
-# Follow-DM log statuses: "sending" (claimed), "sent", "failed" (retried after a pause), "closed" (DMs closed).
-SENDING, SENT, FAILED, CLOSED = "sending", "sent", "failed", "closed"
 
 _NON_WORD = re.compile(r"[^\w]+")
 
 
-class FollowError(ValueError):
+class FollowError(UserFacingError):
     """A follow a user typed is invalid or over a limit; the message is shown to them as is."""
 
 

@@ -10,7 +10,6 @@ question vector, so it runs on a worker thread beside the encoding and the dense
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,23 +38,6 @@ RRF_WEIGHTS = (2.0, 1.0, 2.0, 1.0)
 DEFAULT_WEIGHTS = (1.0, 1.0, 0.5, 0.5)
 # Where a candidate without the signal (no question word at all) stands, in standard deviations.
 MISSING_Z = -3.0
-
-
-def _weights() -> tuple[float, float, float, float]:
-    """Score-fusion weights of (paper cosine, best-sentence cosine, BM25, IDF-weighted term coverage); see README."""
-    raw = os.environ.get("PAPERBOT_FUSION_WEIGHTS", "")
-    if raw:
-        try:
-            values = tuple(float(x) for x in raw.split(","))
-            if len(values) == 4:
-                return values  # type: ignore[return-value]
-        except ValueError:
-            pass
-        log.warning("ignoring malformed PAPERBOT_FUSION_WEIGHTS=%r (want four numbers)", raw)
-    return DEFAULT_WEIGHTS
-
-
-FUSION_WEIGHTS = _weights()
 
 
 @dataclass
@@ -117,7 +99,7 @@ def fuse_scores(sig: Signals, weights: Sequence[float] | None = None) -> np.ndar
     signal is not pulled level with one that is barely ahead. Measured on SciFact train
     claims (tuned on the even ids, odd ids left out) and on the bundled question sets; see README.
     """
-    w_doc, w_sent, w_lex, w_cover = weights or FUSION_WEIGHTS
+    w_doc, w_sent, w_lex, w_cover = weights or DEFAULT_WEIGHTS
     fused = (
         w_doc * _standard(sig.doc)
         + w_sent * _standard(sig.sent)
@@ -127,7 +109,7 @@ def fuse_scores(sig: Signals, weights: Sequence[float] | None = None) -> np.ndar
     return fused + np.array([100.0 if i in sig.exact else 0.0 for i in sig.ids.tolist()])
 
 
-def fuse(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
+def fuse_ranks(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
     """Weighted reciprocal-rank fusion of the signals; exact title / id matches on top."""
     w_doc, w_sent, w_lex, w_cover = weights or RRF_WEIGHTS
     fused = (
@@ -142,10 +124,17 @@ def fuse(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
 class HybridSearcher:
     """Searches a store and its vector index (either backend: they supply the signals, this fuses them)."""
 
-    def __init__(self, store: PaperStore, index: VectorIndex, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        store: PaperStore,
+        index: VectorIndex,
+        embedder: Embedder,
+        weights: tuple[float, float, float, float] | None = None,
+    ) -> None:
         self.store = store
         self.index = index
         self.embedder = embedder
+        self.weights = weights or DEFAULT_WEIGHTS  # PAPERBOT_FUSION_WEIGHTS
         # Both backends' lexical searches release the GIL (SQLite's FTS5, a PostgreSQL round trip),
         # so a question costs about the slower of lexical and (encoding + dense), not their sum.
         self._lexical = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="paperbot-lexical")
@@ -208,7 +197,7 @@ class HybridSearcher:
         )
         ask = asked_for(sig.topic)
         exact_set = sig.exact
-        fused = fuse_scores(sig)
+        fused = fuse_scores(sig, self.weights)
         order = np.argsort(-fused, kind="stable")[:k]
         top_ids = [int(ids[j]) for j in order]
         papers = self.store.get_many(top_ids)
@@ -240,7 +229,7 @@ class HybridSearcher:
             library_size=size,
             top_sentence=float(sent.max()),
             top_doc=float(doc.max()),
-            top_rrf=float(fuse(sig)[order[0]]),
+            top_rrf=float(fuse_ranks(sig)[order[0]]),
             sentences=scored_sentences,
         )
 

@@ -14,11 +14,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from retrieval.models import Paper
 from retrieval.sources.feed_client import FeedClient, FeedConfig, FeedError
-from retrieval.storage.sqlite.store import UpsertReport
+
+if TYPE_CHECKING:
+    from retrieval.ingest import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,8 @@ FUTURE_REASON = "date is in the future"
 class PaperSink(Protocol):
     """What the feed needs from the library (``retrieval.library.Library`` satisfies it)."""
 
-    def add_papers(self, papers: Sequence[Paper]) -> UpsertReport:
-        """Upsert papers in one transaction and index them."""
+    def add_papers(self, papers: Sequence[Paper]) -> IngestReport:
+        """Upsert papers with their vectors (committed in chunks) and index them."""
         ...
 
 

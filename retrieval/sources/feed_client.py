@@ -13,7 +13,7 @@ import logging
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -27,23 +27,17 @@ from retrieval.text import clean_text
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://huggingface.co"
-BASE_ENV = "PAPERBOT_HF_BASE"
 SOURCE = "hf-daily"
 USER_AGENT = "paperbot/0.1 (daily papers feed)"
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def default_base_url() -> str:
-    """``$PAPERBOT_HF_BASE``, else ``https://huggingface.co``."""
-    return (os.environ.get(BASE_ENV) or DEFAULT_BASE).rstrip("/")
-
-
 @dataclass(frozen=True)
 class FeedConfig:
     """Knobs of the feed client; the defaults suit the public API, tests shrink the delays."""
 
-    base_url: str = field(default_factory=default_base_url)
+    base_url: str = DEFAULT_BASE  # PAPERBOT_HF_BASE, passed down by the callers
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     retries: int = 3  # retries after the first try

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from retrieval.models import Paper
-from retrieval.text import clean_text, normalize_title
+from retrieval.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -127,30 +127,6 @@ def parse_page(path: Path, *, reference: date | None = None) -> list[Paper]:
 def page_files(directory: Path) -> list[Path]:
     """The saved page files of a folder, in name order."""
     return sorted(p for p in directory.glob("*.txt") if p.is_file())
-
-
-def merge_duplicates(papers: Iterable[Paper]) -> list[Paper]:
-    """One record per normalized title, first appearance order; later copies fill gaps.
-
-    The newest listing day wins, as does the longest abstract (pages sometimes cut it).
-    """
-    merged: dict[str, Paper] = {}
-    for paper in papers:
-        key = normalize_title(paper.title)
-        old = merged.get(key)
-        if old is None:
-            merged[key] = paper
-            continue
-        days = [d for d in (old.listed_on, paper.listed_on) if d]
-        merged[key] = replace(
-            old,
-            abstract=max(old.abstract, paper.abstract, key=len),
-            author_count=old.author_count or paper.author_count,
-            published=old.published or paper.published,
-            upvotes=max((u for u in (old.upvotes, paper.upvotes) if u is not None), default=None),
-            listed_on=max(days) if days else None,
-        )
-    return list(merged.values())
 
 
 def parse_pages(paths: Sequence[Path], *, reference: date | None = None) -> list[Paper]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
+from retrieval.errors import UserFacingError
 from retrieval.models import Paper
 from retrieval.sources.feed_client import FeedClient, FeedConfig, FeedError, parse_item
 
@@ -38,7 +39,7 @@ _HOSTS = {
 FORMS = "2401.12345, 2401.12345v2, https://arxiv.org/abs/2401.12345, https://arxiv.org/pdf/2401.12345 or https://huggingface.co/papers/2401.12345"
 
 
-class PaperLookupError(Exception):
+class PaperLookupError(UserFacingError):
     """A paper could not be added; the message says why, in words for the user."""
 
 
@@ -54,7 +55,7 @@ class PaperLibrary(Protocol):
     """What adding needs from the library (``retrieval.library.Library`` satisfies it)."""
 
     def add_papers(self, papers: list[Paper]) -> IngestReport:
-        """Upsert papers in one transaction and index them."""
+        """Upsert papers with their vectors (committed in chunks) and index them."""
         ...
 
     def get_paper_by_ext_id(self, ext_id: str) -> Paper | None:

@@ -1,4 +1,4 @@
-"""``paperbot migrate --to postgresql://…``: copy a SQLite library into PostgreSQL without re-embedding.
+"""Copy a SQLite library into PostgreSQL without re-embedding (``paperbot migrate``, via ``Library.migrate_to``).
 
 Papers keep their ids (so vector and follow-sent rows stay aligned), vectors are copied as
 stored, and bot state (settings, library roles, digest log, feedback, follows with their DM log,
@@ -17,7 +17,9 @@ from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
 
-from retrieval.storage.protocol import StorageError, iter_chunks, redact
+from retrieval.storage.errors import StorageError
+from retrieval.storage.protocol import Storage
+from retrieval.storage.rules import iter_chunks, redact
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +53,21 @@ def _insert(conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:
     return copied
 
 
-def migrate_library(library: Any, url: str, progress: Callable[[str], None] | None = None) -> MigrationReport:
-    """Copy ``library`` (an open SQLite :class:`retrieval.library.Library`) into the database at ``url``."""
-    from retrieval.ingest import vector_key
+def copy_to_postgres(
+    source: Storage, url: str, model: str, dimension: int, progress: Callable[[str], None] | None = None
+) -> MigrationReport:
+    """Copy the SQLite library ``source`` into the database at ``url``, with ``model``'s vectors (of ``dimension``)."""
     from retrieval.storage.postgres.storage import PostgresStorage
     from retrieval.storage.postgres.vectors import VECTOR_COLUMNS, bump_version, copy_vectors
+    from retrieval.storage.sqlite.storage import SqliteStorage
 
-    if library.storage.backend != "sqlite":
+    if not isinstance(source, SqliteStorage):
         raise StorageError("paperbot migrate copies a SQLite library; this one is already on PostgreSQL")
-    db = library.storage.db
+    db = source.db
     target = PostgresStorage(url)
     report = MigrationReport()
     try:
-        model = vector_key(library.embedder)
-        target.prepare_vectors(model, library.embedder.dimension)
+        target.prepare_vectors(model, dimension)
         with db.read() as conn:
             papers = conn.execute(
                 "SELECT id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count, published,"
@@ -198,7 +201,7 @@ def migrate_library(library: Any, url: str, progress: Callable[[str], None] | No
             # paper_vectors with ON CONFLICT DO NOTHING, so a second run still copies nothing.
             pg.execute("CREATE TEMP TABLE migrate_vectors (LIKE paper_vectors INCLUDING DEFAULTS) ON COMMIT DROP")
             copied_vectors = 0
-            vectors = library.store.iter_vectors(model)
+            vectors = source.papers.iter_vectors(model)
             while batch := list(islice(vectors, BATCH * 10)):
                 staged = copy_vectors(
                     pg, ((pid, h, sents) for pid, h, sents in batch if hashes.get(pid) == h), "migrate_vectors"

@@ -2,8 +2,9 @@
 
 Two implementations: ``retrieval.storage.sqlite`` (one file + an in-process FAISS index, the
 default) and ``retrieval.storage.postgres`` (PostgreSQL + pgvector, shared by many processes).
-The responder, digest, feed, CLI and cogs see only these protocols. :func:`open_storage` picks
-the backend from a database URL (none: SQLite in the data folder).
+The responder, digest, feed, CLI and cogs see only these protocols;
+:func:`retrieval.storage.factory.open_storage` picks the backend from a database URL (none: SQLite
+in the data folder). Errors are in ``errors.py``, the rules both backends share in ``rules.py``.
 
 Search signals come from the backend; fusing them is shared code (``retrieval.query.search``),
 so both backends rank by the same rule.
@@ -11,32 +12,24 @@ so both backends rank by the same rule.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import date, datetime
-from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from enum import StrEnum
+from typing import Literal, Protocol
 
 import numpy as np
 
 from retrieval.models import Follow, GuildSettings, LogEntry, Paper, UpsertReport
 
-DATABASE_URL_ENV = "PAPERBOT_DATABASE_URL"
-T = TypeVar("T")
 
+class DmStatus(StrEnum):
+    """A follow DM's (user, day) log row: claimed, sent, failed (retried after a pause), DMs closed."""
 
-class StorageError(RuntimeError):
-    """The library's storage cannot be opened or used (bad file, unreachable server, newer schema)."""
-
-
-class MissingVectors(RuntimeError):
-    """An upsert would leave papers without vectors (their text hashes are in ``text_hashes``)."""
-
-    def __init__(self, text_hashes: set[str]) -> None:
-        super().__init__(f"{len(text_hashes)} paper text(s) have no vectors")
-        self.text_hashes = text_hashes
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CLOSED = "closed"
 
 
 class PaperStore(Protocol):
@@ -364,80 +357,3 @@ class Storage(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
-
-
-def paper_vectors(sentence_vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Each paper's vector: the normalized mean of its sentence vectors.
-
-    Measured against encoding title + abstract in one pass (dev questions and claims): the
-    same Recall@1, while covering the whole abstract instead of the model's first 256
-    tokens, and embedding each text once halves build and ingest time.
-    """
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    # Summed in float32 straight from float16 rows: no float32 copy of every sentence vector.
-    sums = np.add.reduceat(sentence_vectors, starts, axis=0, dtype=np.float32)
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def merge_paper(old: Paper, new: Paper, by_id: bool) -> Paper:
-    """What a stored paper becomes when a new record of it arrives (both backends merge alike).
-
-    Text changes only when the same record (by id) says so; a title match keeps the stored text.
-    The rest fills in what the new record adds (arXiv id, links, authors, fresher upvotes).
-    """
-    title, abstract = old.title, old.abstract
-    if by_id and new.abstract and (new.title, new.abstract) != (old.title, old.abstract):
-        title, abstract = new.title, new.abstract
-    return replace(
-        old,
-        title=title,
-        abstract=abstract,
-        arxiv_id=old.arxiv_id or new.arxiv_id,
-        url=new.url or old.url,
-        authors=new.authors or old.authors,
-        author_count=new.author_count or (len(new.authors) if new.authors else None) or old.author_count,
-        published=old.published or new.published,
-        upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
-        github=new.github or old.github,
-        project_page=new.project_page or old.project_page,
-    )
-
-
-def database_url(explicit: str | None = None) -> str | None:
-    """The database URL to use: ``explicit``, else ``$PAPERBOT_DATABASE_URL``, else None (SQLite)."""
-    url = explicit if explicit is not None else os.environ.get(DATABASE_URL_ENV, "")
-    return url.strip() or None
-
-
-def open_storage(data_dir: Path, url: str | None = None) -> Storage:
-    """The SQLite library in ``data_dir``, or the PostgreSQL database at ``url``.
-
-    The PostgreSQL backend (psycopg, pgvector) is imported only when a URL is given.
-    """
-    if url:
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise StorageError(f"unsupported database URL {redact(url)!r}: use postgresql://user:pass@host:5432/db")
-        from retrieval.storage.postgres.storage import PostgresStorage
-
-        return PostgresStorage(url)
-    from retrieval.storage.sqlite.storage import SqliteStorage
-
-    return SqliteStorage(data_dir)
-
-
-def redact(url: str) -> str:
-    """A database URL with its password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """``items`` in consecutive slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

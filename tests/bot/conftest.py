@@ -7,10 +7,10 @@ from collections.abc import Callable
 import discord
 import pytest
 
-from bench.gateway_bench import mock_interaction
 from bot.app import PaperBot
-from bot.config import BotConfig
+from bot.fake_interaction import mock_interaction
 from bot.state import BotState
+from retrieval.settings import Settings
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def open_state(open_store) -> Callable[[], BotState]:
 
 
 @pytest.fixture
-def config() -> BotConfig:
-    return BotConfig(token="", ask_cooldown=10, digest_size=5)
+def config() -> Settings:
+    return Settings(token="", ask_cooldown=10, digest_size=5)
 
 
 @pytest.fixture

@@ -23,24 +23,24 @@ from bot.app import (
     make_bot,
     run_bot,
 )
-from bot.config import BotConfig
+from retrieval.settings import Settings
 from tests.bot.conftest import sent
 from tests.bot.test_config import GOOD_TOKEN
 
 
 def test_the_bot_never_pings_and_asks_for_no_privileged_intents():
-    bot = PaperBot(BotConfig())
+    bot = PaperBot(Settings())
     assert bot.allowed_mentions.to_dict() == {"parse": []}
     assert not bot.intents.members and not bot.intents.presences and not bot.intents.message_content
 
 
 def test_sharding_is_a_setting():
-    assert type(make_bot(BotConfig(sharded=True))) is ShardedPaperBot
-    assert type(make_bot(BotConfig())) is PaperBot
+    assert type(make_bot(Settings(sharded=True))) is ShardedPaperBot
+    assert type(make_bot(Settings())) is PaperBot
 
 
 async def test_setup_hook_opens_the_library_off_loop_loads_cogs_and_syncs_to_the_dev_guild(library, monkeypatch):
-    bot = PaperBot(BotConfig(guild_id=42), lambda: library)
+    bot = PaperBot(Settings(guild_id=42), lambda: library)
     sync = AsyncMock(return_value=[])
     monkeypatch.setattr(bot.tree, "sync", sync)
     await bot.setup_hook()
@@ -70,7 +70,7 @@ async def test_setup_hook_opens_the_library_off_loop_loads_cogs_and_syncs_to_the
 async def test_follow_and_library_roles_are_offered_on_postgresql_too(open_library, monkeypatch):
     library = open_library()
     assert library.storage.backend == "postgres"
-    bot = PaperBot(BotConfig(guild_id=42), lambda: library)
+    bot = PaperBot(Settings(guild_id=42), lambda: library)
     monkeypatch.setattr(bot.tree, "sync", AsyncMock(return_value=[]))
     await bot.setup_hook()
     try:
@@ -84,7 +84,7 @@ async def test_follow_and_library_roles_are_offered_on_postgresql_too(open_libra
 
 
 async def test_a_failed_sync_is_logged_not_fatal(monkeypatch, caplog):
-    bot = PaperBot(BotConfig())
+    bot = PaperBot(Settings())
     monkeypatch.setattr(bot.tree, "sync", AsyncMock(side_effect=discord.Forbidden(MagicMock(status=403), "no")))
     await bot.sync_commands()
     assert "could not sync slash commands" in caplog.text
@@ -132,12 +132,12 @@ async def test_the_central_handler_survives_an_expired_interaction(bot, make_int
 
 
 def test_run_bot_without_a_token_exits_2_with_one_line(caplog):
-    assert run_bot(BotConfig(token="")) == EXIT_CONFIG
+    assert run_bot(Settings(token="")) == EXIT_CONFIG
     assert "DISCORD_TOKEN is not set" in caplog.text and "Traceback" not in caplog.text
 
 
 def test_run_bot_with_a_malformed_token_exits_2(caplog):
-    assert run_bot(BotConfig(token="hello")) == EXIT_CONFIG
+    assert run_bot(Settings(token="hello")) == EXIT_CONFIG
     assert "malformed" in caplog.text
 
 
@@ -154,13 +154,13 @@ def test_run_bot_with_a_malformed_token_exits_2(caplog):
 )
 def test_run_bot_turns_startup_failures_into_exit_codes(monkeypatch, caplog, raised, code, text):
     monkeypatch.setattr(PaperBot, "start", AsyncMock(side_effect=raised))
-    assert run_bot(BotConfig(token=GOOD_TOKEN), lambda: None) == code
+    assert run_bot(Settings(token=GOOD_TOKEN), lambda: None) == code
     assert text in caplog.text
     assert "Traceback" not in caplog.text
 
 
 def test_shard_settings_reach_discord_py_and_decide_which_servers_this_process_serves():
-    bot = make_bot(BotConfig(sharded=True, shard_count=2, shard_ids=(1,)))
+    bot = make_bot(Settings(sharded=True, shard_count=2, shard_ids=(1,)))
     assert type(bot) is ShardedPaperBot and (bot.shard_count, bot.shard_ids) == (2, [1])
     assert bot.serves_guild(1 << 22) and not bot.serves_guild(2 << 22)
-    assert make_bot(BotConfig()).serves_guild(2 << 22)  # not sharded: every server
+    assert make_bot(Settings()).serves_guild(2 << 22)  # not sharded: every server

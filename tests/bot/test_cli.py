@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from bot.cli import main
+from tests.conftest import SETTINGS
 
 KEYS = {"question", "answer", "abstained", "sources", "took_ms"}
 SOURCE_KEYS = {"id", "title", "url", "score", "quote"}
@@ -166,7 +167,7 @@ def test_setup_model_reports_the_cached_export_without_exporting_again(capsys):
     from retrieval.encoder.embedder import load_embedder
     from retrieval.encoder.export import ONNX_FILE, model_cache_dir
 
-    directory = model_cache_dir(load_embedder().spec)
+    directory = model_cache_dir(load_embedder(cache_dir=SETTINGS.cache_dir).spec, SETTINGS.cache_dir)
     mtime = (directory / ONNX_FILE).stat().st_mtime_ns
     code, out = main(["setup-model"]), capsys.readouterr().out
     assert code == 0 and str(directory) in out and "fused: True" in out

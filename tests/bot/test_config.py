@@ -1,4 +1,4 @@
-"""BotConfig: environment parsing, defaults and one-line errors."""
+"""Settings: environment parsing, defaults and one-line errors."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ENV_VARS, BotConfig, ConfigError
+from retrieval.settings import ENV_VARS, ConfigError, Settings, on_shards
 
 GOOD_TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
 
 def test_defaults_when_nothing_is_set():
-    config = BotConfig.from_env({})
-    assert config == BotConfig()
+    config = Settings.from_env({})
+    assert config == Settings()
     assert (config.ask_cooldown, config.digest_size, config.sharded, config.guild_id) == (10.0, 10, False, None)
 
 
 def test_every_setting_is_read():
-    config = BotConfig.from_env(
+    config = Settings.from_env(
         {
             "DISCORD_TOKEN": f" {GOOD_TOKEN} ",
             "DISCORD_GUILD_ID": "123456789012345678",
@@ -47,7 +47,7 @@ def test_every_setting_is_read():
 )
 def test_malformed_values_give_one_clear_line(env, message):
     with pytest.raises(ConfigError, match=message):
-        BotConfig.from_env(env)
+        Settings.from_env(env)
 
 
 def test_dotenv_fills_gaps_but_the_environment_wins(tmp_path, monkeypatch):
@@ -55,13 +55,13 @@ def test_dotenv_fills_gaps_but_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PAPERBOT_ASK_COOLDOWN", "4")
     monkeypatch.delenv("PAPERBOT_DIGEST_SIZE", raising=False)
-    config = BotConfig.from_env()
+    config = Settings.from_env()
     monkeypatch.delenv("PAPERBOT_DIGEST_SIZE", raising=False)  # load_dotenv set it in os.environ
     assert (config.digest_size, config.ask_cooldown) == (7, 4.0)
 
 
 def test_a_well_formed_token_passes_the_shape_check():
-    BotConfig(token=GOOD_TOKEN).check_token()
+    Settings(token=GOOD_TOKEN).check_token()
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_a_well_formed_token_passes_the_shape_check():
 )
 def test_a_missing_or_malformed_token_is_refused(token, message):
     with pytest.raises(ConfigError, match=message):
-        BotConfig(token=token).check_token()
+        Settings(token=token).check_token()
 
 
 def test_env_vars_list_documents_every_setting_read():
@@ -87,10 +87,11 @@ def test_env_vars_list_documents_every_setting_read():
 
 
 def test_shard_count_and_ids_are_read_and_imply_sharding():
-    config = BotConfig.from_env({"PAPERBOT_SHARD_COUNT": "4", "PAPERBOT_SHARD_IDS": "3, 1"})
+    config = Settings.from_env({"PAPERBOT_SHARD_COUNT": "4", "PAPERBOT_SHARD_IDS": "3, 1"})
     assert (config.sharded, config.shard_count, config.shard_ids) == (True, 4, (1, 3))
-    assert config.on_my_shards(1 << 22) and not config.on_my_shards(2 << 22)
-    assert BotConfig.from_env({"PAPERBOT_SHARD_COUNT": "2"}).shard_ids is None  # all of them
+    assert on_shards(1 << 22, config.shard_count, config.shard_ids)
+    assert not on_shards(2 << 22, config.shard_count, config.shard_ids)
+    assert Settings.from_env({"PAPERBOT_SHARD_COUNT": "2"}).shard_ids is None  # all of them
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_shard_count_and_ids_are_read_and_imply_sharding():
 )
 def test_malformed_sharding_api_base_log_level_and_tick_give_one_clear_line(env, message):
     with pytest.raises(ConfigError, match=message):
-        BotConfig.from_env(env)
+        Settings.from_env(env)
 
 
 @pytest.mark.parametrize(
@@ -119,8 +120,8 @@ def test_malformed_sharding_api_base_log_level_and_tick_give_one_clear_line(env,
     ],
 )
 def test_api_base_gets_the_api_version_unless_it_names_one(base, url):
-    assert BotConfig.from_env({"PAPERBOT_DISCORD_API_BASE": base}).api_url == url
-    assert BotConfig.from_env({}).api_url is None
+    assert Settings.from_env({"PAPERBOT_DISCORD_API_BASE": base}).api_url == url
+    assert Settings.from_env({}).api_url is None
 
 
 def test_env_example_lists_every_setting():

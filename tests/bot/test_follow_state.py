@@ -9,9 +9,9 @@ from functools import partial
 
 import pytest
 
-from bot.follow_state import CLOSED, FAILED, SENDING, SENT, FollowStore
+from bot.follow_state import FollowStore
 from retrieval.query.follows import MAX_FOLLOWS, FollowError
-from retrieval.storage.protocol import Storage
+from retrieval.storage.protocol import DmStatus, Storage
 from tests.conftest import BACKENDS, make_papers
 
 pytestmark = BACKENDS
@@ -98,9 +98,9 @@ def test_a_user_removes_only_their_own_follows(follows):
 
 def test_one_dm_a_day_and_never_the_same_paper_twice(follows):
     assert follows.claim(1, DAY, [1, 2, 3], NOW) == [1, 2, 3]
-    assert follows.dm_status(1, DAY) == SENDING
-    follows.finish(1, DAY, SENT, [1, 2, 3])
-    assert follows.dm_status(1, DAY) == SENT
+    assert follows.dm_status(1, DAY) == DmStatus.SENDING
+    follows.finish(1, DAY, DmStatus.SENT, [1, 2, 3])
+    assert follows.dm_status(1, DAY) == DmStatus.SENT
     assert follows.claim(1, DAY, [4], NOW) == []  # today's DM is spent
     tomorrow = DAY + timedelta(days=1)
     assert follows.claim(1, tomorrow, [2, 3, 4, 5], NOW + timedelta(days=1)) == [4, 5]
@@ -110,7 +110,7 @@ def test_one_dm_a_day_and_never_the_same_paper_twice(follows):
 
 def test_a_day_with_nothing_new_records_nothing(follows):
     follows.claim(1, DAY, [1], NOW)
-    follows.finish(1, DAY, SENT)
+    follows.finish(1, DAY, DmStatus.SENT)
     tomorrow = DAY + timedelta(days=1)
     assert follows.claim(1, tomorrow, [1], NOW) == []
     assert follows.dm_status(1, tomorrow) is None
@@ -124,20 +124,20 @@ def test_the_claim_is_capped_and_the_rest_waits_for_a_later_dm(follows):
 
 def test_a_failed_dm_releases_its_papers_and_is_retried_after_a_pause(follows):
     assert follows.claim(1, DAY, [1, 2], NOW) == [1, 2]
-    follows.finish(1, DAY, FAILED, [1, 2])
+    follows.finish(1, DAY, DmStatus.FAILED, [1, 2])
     assert follows.unsent(1, [1, 2]) == [1, 2]
     assert follows.claim(1, DAY, [1, 2], NOW + timedelta(minutes=5)) == []
-    assert follows.dm_status(1, DAY) == FAILED
+    assert follows.dm_status(1, DAY) == DmStatus.FAILED
     assert follows.claim(1, DAY, [1, 2], NOW + timedelta(minutes=31)) == [1, 2]
-    assert follows.dm_status(1, DAY) == SENDING
+    assert follows.dm_status(1, DAY) == DmStatus.SENDING
 
 
 def test_a_retry_with_nothing_new_leaves_the_failed_day_as_it_was(follows):
     follows.claim(1, DAY, [1], NOW)
-    follows.finish(1, DAY, FAILED, [1])
+    follows.finish(1, DAY, DmStatus.FAILED, [1])
     follows.claim(2, DAY, [1], NOW)  # another user's claim does not touch user 1's papers
     assert follows.claim(1, DAY, [], NOW + timedelta(hours=1)) == []
-    assert follows.dm_status(1, DAY) == FAILED
+    assert follows.dm_status(1, DAY) == DmStatus.FAILED
     assert follows.claim(1, DAY, [1], NOW + timedelta(hours=1)) == [1]
 
 
@@ -145,7 +145,7 @@ def test_closed_dms_are_marked_skipped_and_reopened_by_the_user(follows):
     follows.add(1, "topic", "robots")
     follows.add(2, "topic", "robots")
     follows.claim(1, DAY, [1], NOW)
-    follows.finish(1, DAY, CLOSED, [1])
+    follows.finish(1, DAY, DmStatus.CLOSED, [1])
     follows.mark_closed(1, "403 Cannot send messages to this user", NOW)
     assert follows.closed_since(1) == NOW
     assert {f.user_id for f in follows.active()} == {2}
@@ -158,10 +158,10 @@ def test_closed_dms_are_marked_skipped_and_reopened_by_the_user(follows):
 def test_follows_survive_a_restart(open_store, storage, follows):
     follows.add(1, "author", "Grace Hopper")
     follows.claim(1, DAY, [3], NOW)
-    follows.finish(1, DAY, SENT, [3])
+    follows.finish(1, DAY, DmStatus.SENT, [3])
     again = FollowStore(open_store().state.follows)  # a new connection, as after a restart
     assert [f.value for f in again.of_user(1)] == ["Grace Hopper"]
-    assert again.dm_status(1, DAY) == SENT and again.unsent(1, [3, 4]) == [4]
+    assert again.dm_status(1, DAY) == DmStatus.SENT and again.unsent(1, [3, 4]) == [4]
 
 
 def test_concurrent_claimers_give_one_dm_per_user_and_day_and_each_paper_once(open_store, storage):
@@ -180,7 +180,7 @@ def test_concurrent_claimers_give_one_dm_per_user_and_day_and_each_paper_once(op
             if day_offset == 0:
                 assert len(winners) == 1  # the first day, every paper is new: someone must win
             for i in winners:
-                stores[i].finish(user, day, SENT, results[i])  # type: ignore[arg-type]
+                stores[i].finish(user, day, DmStatus.SENT, results[i])  # type: ignore[arg-type]
                 claimed[user] += results[i]  # type: ignore[operator]
     for user in users:
         assert len(claimed[user]) == len(set(claimed[user])) > 3  # a second day sent something, nothing twice

@@ -9,9 +9,9 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from bot import state as st
 from bot.app import PaperBot, make_bot
 from bot.daily import DailyPoster
+from bot.state import PostStatus
 from tests.bot.cogs.test_digest import make_channel
 from tests.conftest import BACKENDS
 
@@ -59,12 +59,12 @@ async def test_two_shard_processes_on_one_database_post_each_digest_exactly_once
         for shard, result in enumerate(ticks)
         for guild, _, outcome in result
     ]
-    assert sorted(guild for _, guild, outcome in posted if outcome == st.POSTED) == sorted(GUILDS)
+    assert sorted(guild for _, guild, outcome in posted if outcome == PostStatus.POSTED) == sorted(GUILDS)
     # Each process posted exactly the servers on its own shard.
     assert all((guild >> 22) % 2 == shard for shard, guild, _ in posted)
     for channel in channels.values():
         channel.send.assert_awaited_once()
-    assert all(setup.log_entry(c, DAY).status == st.POSTED for c in GUILDS.values())
+    assert all(setup.log_entry(c, DAY).status == PostStatus.POSTED for c in GUILDS.values())
 
 
 @BACKENDS

@@ -7,8 +7,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from bot import state as st
-from bot.state import BotState, GuildSettings, LogEntry, SettingsError, is_due
+from bot.state import (
+    BotState,
+    GuildSettings,
+    LogEntry,
+    PostStatus,
+    SettingsError,
+    is_due,
+    parse_post_time,
+    parse_timezone,
+    parse_topics,
+)
 from tests.conftest import BACKENDS
 
 T0 = datetime(2026, 11, 12, 6, 0, tzinfo=UTC)  # 07:00 in Paris (UTC+1 in November)
@@ -21,7 +30,7 @@ def state(open_state):
 
 def settings(post: str = "09:00", tz: str = "Europe/Paris", updated: datetime | None = None, **kw) -> GuildSettings:
     return GuildSettings(
-        guild_id=1, channel_id=10, post_time=st.parse_post_time(post), timezone=tz, updated_at=updated, **kw
+        guild_id=1, channel_id=10, post_time=parse_post_time(post), timezone=tz, updated_at=updated, **kw
     )
 
 
@@ -30,32 +39,32 @@ def settings(post: str = "09:00", tz: str = "Europe/Paris", updated: datetime | 
 
 @pytest.mark.parametrize("text,expected", [("09:00", time(9)), ("9:05", time(9, 5)), ("23:59", time(23, 59))])
 def test_parse_post_time_accepts_24_hour_times(text, expected):
-    assert st.parse_post_time(text) == expected
+    assert parse_post_time(text) == expected
 
 
 @pytest.mark.parametrize("text", ["24:00", "9", "09:60", "9am", "", "09:00:00"])
 def test_parse_post_time_rejects_anything_else_with_a_friendly_message(text):
     with pytest.raises(SettingsError, match="HH:MM"):
-        st.parse_post_time(text)
+        parse_post_time(text)
 
 
 def test_parse_timezone_accepts_iana_names():
-    assert st.parse_timezone("Asia/Kolkata").key == "Asia/Kolkata"
+    assert parse_timezone("Asia/Kolkata").key == "Asia/Kolkata"
 
 
 @pytest.mark.parametrize("text", ["Mars/Olympus", "", "../etc/passwd", "/etc/localtime", "CEST+2"])
 def test_parse_timezone_rejects_unknown_names(text):
     with pytest.raises(SettingsError, match="time zone"):
-        st.parse_timezone(text)
+        parse_timezone(text)
 
 
 def test_parse_topics_trims_dedupes_and_bounds():
-    assert st.parse_topics(" LLM agents , diffusion,LLM agents,, ") == ("LLM agents", "diffusion")
-    assert st.parse_topics(None) == ()
+    assert parse_topics(" LLM agents , diffusion,LLM agents,, ") == ("LLM agents", "diffusion")
+    assert parse_topics(None) == ()
     with pytest.raises(SettingsError):
-        st.parse_topics(",".join(f"t{i}" for i in range(6)))
+        parse_topics(",".join(f"t{i}" for i in range(6)))
     with pytest.raises(SettingsError):
-        st.parse_topics("x" * 61)
+        parse_topics("x" * 61)
 
 
 # -- the pure scheduling rule ---------------------------------------------------------------
@@ -80,16 +89,16 @@ def test_a_missed_post_is_made_up_later_the_same_local_day():
 
 
 def test_a_day_already_posted_claimed_or_skipped_is_not_due():
-    for status in (st.POSTED, st.POSTING, st.SKIPPED):
+    for status in (PostStatus.POSTED, PostStatus.POSTING, PostStatus.SKIPPED):
         entry = LogEntry(10, date(2026, 11, 12), status, 1, T0 - timedelta(hours=5))
         assert not is_due(settings("07:00"), T0, entry)
 
 
 def test_failed_and_empty_days_are_retried_after_a_pause():
-    failed = LogEntry(10, date(2026, 11, 12), st.FAILED, None, T0 - timedelta(minutes=1))
+    failed = LogEntry(10, date(2026, 11, 12), PostStatus.FAILED, None, T0 - timedelta(minutes=1))
     assert not is_due(settings("06:00"), T0, failed)
     assert is_due(settings("06:00"), T0 + timedelta(minutes=5), failed)
-    empty = LogEntry(10, date(2026, 11, 12), st.EMPTY, None, T0 - timedelta(minutes=30))
+    empty = LogEntry(10, date(2026, 11, 12), PostStatus.EMPTY, None, T0 - timedelta(minutes=30))
     assert not is_due(settings("06:00"), T0, empty)
     assert is_due(settings("06:00"), T0 + timedelta(minutes=30), empty)
 
@@ -141,7 +150,7 @@ def test_claim_is_granted_once_per_channel_and_day(state):
     day = date(2026, 11, 12)
     assert state.claim(s, day, T0)
     assert not state.claim(s, day, T0)
-    state.finish(10, day, st.POSTED, 99)
+    state.finish(10, day, PostStatus.POSTED, 99)
     assert not state.claim(s, day, T0 + timedelta(hours=3))
     assert state.log_entry(10, day).message_id == 99
     assert state.claim(s, day + timedelta(days=1), T0 + timedelta(days=1))
@@ -181,10 +190,10 @@ def test_a_failed_claim_can_be_retried_after_the_pause(state):
     s = state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     day = date(2026, 11, 12)
     assert state.claim(s, day, T0)
-    state.finish(10, day, st.FAILED)
+    state.finish(10, day, PostStatus.FAILED)
     assert not state.claim(s, day, T0 + timedelta(minutes=1))
     assert state.claim(s, day, T0 + timedelta(minutes=6))
-    assert state.log_entry(10, day).status == st.POSTING
+    assert state.log_entry(10, day).status == PostStatus.POSTING
 
 
 @BACKENDS
@@ -192,7 +201,7 @@ def test_saving_settings_again_lets_a_skipped_day_be_retried(state):
     s = state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     day = date(2026, 11, 12)
     state.claim(s, day, T0)
-    state.finish(10, day, st.SKIPPED)
+    state.finish(10, day, PostStatus.SKIPPED)
     assert state.due(T0) == []
     state.save_settings(1, 10, time(5), "UTC", now=T0 - timedelta(days=1))
     assert [d for _, d in state.due(T0)] == [day]

@@ -16,7 +16,7 @@ import numpy as np
 
 import retrieval.ingest
 from retrieval.ingest import Progress, embed_missing, vector_key
-from retrieval.library import DB_NAME
+from retrieval.storage.sqlite.storage import DB_NAME
 from tests.conftest import make_papers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,8 @@ def test_an_import_killed_midway_resumes_and_ends_with_the_same_library(open_lib
             "from retrieval.ingest import ingest_papers",
             "from retrieval.library import Library",
             "from tests.conftest import make_papers",
-            f"lib = Library.open(Path({str(data_dir)!r}), seed_default_corpus=False)",
+            "from retrieval.settings import Settings",
+            f"lib = Library.open(Path({str(data_dir)!r}), settings=Settings.from_env(), seed_default_corpus=False)",
             f"ingest_papers(lib.store, lib.embedder, make_papers({TOTAL}), chunk={CHUNK})",
         ]
     )

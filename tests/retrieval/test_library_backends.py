@@ -8,16 +8,18 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from retrieval.library import Library
+from retrieval.settings import Settings
+from retrieval.storage.errors import StorageError
 from retrieval.storage.postgres.schema import SCHEMA_VERSION
 from retrieval.storage.postgres.storage import PostgresStorage
-from retrieval.storage.protocol import StorageError
-from tests.conftest import BACKENDS, make_papers
+from tests.conftest import BACKENDS, SETTINGS, make_papers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +96,8 @@ def test_an_import_killed_midway_resumes_without_duplicates_or_papers_missing_ve
         "from retrieval.ingest import ingest_papers\n"
         "from retrieval.library import Library\n"
         "from tests.conftest import make_papers\n"
-        "lib = Library.open(sys.argv[1], database_url=sys.argv[2], seed_default_corpus=False)\n"
+        "from retrieval.settings import Settings\n"
+        "lib = Library.open(sys.argv[1], settings=Settings.from_env(), database_url=sys.argv[2], seed_default_corpus=False)\n"
         "ingest_papers(lib.store, lib.embedder, make_papers(160), chunk=16)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -151,16 +154,16 @@ def test_vectors_from_another_model_are_replaced(pg_url, tmp_path, caplog):
 def test_the_default_sqlite_library_never_imports_the_postgres_backend(tmp_path):
     code = (
         "import sys; from retrieval.library import Library\n"
-        f"lib = Library.open({str(tmp_path)!r}, seed_default_corpus=False); lib.close()\n"
+        f"from retrieval.settings import Settings; lib = Library.open({str(tmp_path)!r}, settings=Settings.from_env(), seed_default_corpus=False); lib.close()\n"
         "assert not [m for m in sys.modules if m.startswith(('psycopg', 'pgvector', 'retrieval.storage.postgres'))]\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PAPERBOT_DATABASE_URL"}
     subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, check=True)
 
 
-def test_library_open_reads_the_database_url_from_the_environment(pg_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("PAPERBOT_DATABASE_URL", pg_url)
-    lib: Library = Library.open(tmp_path, seed_default_corpus=False)
+def test_library_open_takes_the_database_url_from_the_settings(pg_url, tmp_path):
+    url = Settings.from_env({"PAPERBOT_DATABASE_URL": pg_url}, dotenv=False).database_url
+    lib: Library = Library.open(tmp_path, settings=replace(SETTINGS, database_url=url), seed_default_corpus=False)
     try:
         assert lib.storage.backend == "postgres" and lib.stats().data_dir == pg_url
     finally:

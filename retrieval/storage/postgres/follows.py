@@ -19,9 +19,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from retrieval.models import Follow
-from retrieval.query.follows import SENDING
 from retrieval.storage.postgres.schema import LOCK_FOLLOWS_OF
-from retrieval.storage.protocol import AddRefusal
+from retrieval.storage.protocol import AddRefusal, DmStatus
 
 _FOLLOW = "id, user_id, kind, value, norm"
 
@@ -125,7 +124,7 @@ class PgFollowStore:
             inserted = conn.execute(
                 "INSERT INTO follow_dm_log (user_id, day, status, claimed_at) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (user_id, day) DO NOTHING",
-                (user_id, day, SENDING, now),
+                (user_id, day, DmStatus.SENDING, now),
             ).rowcount
             if not inserted:
                 row = conn.execute(
@@ -136,7 +135,7 @@ class PgFollowStore:
                     return []
                 conn.execute(
                     "UPDATE follow_dm_log SET status = %s, claimed_at = %s WHERE user_id = %s AND day = %s",
-                    (SENDING, now, user_id, day),
+                    (DmStatus.SENDING, now, user_id, day),
                 )
             for paper_id in paper_ids:
                 if len(claimed) >= limit:

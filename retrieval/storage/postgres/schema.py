@@ -12,7 +12,7 @@ import logging
 
 import psycopg
 
-from retrieval.storage.protocol import StorageError
+from retrieval.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,13 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from retrieval.storage.errors import StorageError
+from retrieval.storage.postgres.index import PgVectorIndex
 from retrieval.storage.postgres.schema import LOCK_NAMED, migrate
 from retrieval.storage.postgres.state import PgStateStore
 from retrieval.storage.postgres.store import PgPaperStore
-from retrieval.storage.postgres.vectors import EF_SEARCH, PgVectorIndex, ensure_vector_table
-from retrieval.storage.protocol import StorageError, redact
+from retrieval.storage.postgres.vectors import EF_SEARCH, ensure_vector_table
+from retrieval.storage.rules import redact
 
 log = logging.getLogger(__name__)
 

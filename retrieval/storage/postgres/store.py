@@ -20,40 +20,16 @@ from psycopg_pool import ConnectionPool
 
 from retrieval.models import Paper, UpsertReport
 from retrieval.storage.postgres.lexical import PRUNE_FROM, PgLexicalSearch
+from retrieval.storage.postgres.rows import COLUMNS, row_to_paper
 from retrieval.storage.postgres.schema import LOCK_INGEST
 from retrieval.storage.postgres.vectors import PgVectorTable, bump_version
-from retrieval.storage.protocol import merge_paper
+from retrieval.storage.rules import stored_record
 from retrieval.text import normalize_title, text_hash, title_slug
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = (
-    "id, ext_id, arxiv_id, title, abstract, url, authors, author_count, published, upvotes, github, "
-    "project_page, source"
-)
 # Seconds between checks of papers_version (other processes' writes).
 CHECK_EVERY = 5.0
-
-
-def row_to_paper(row: Sequence[Any], listed_on: date | None = None) -> Paper:
-    """A ``papers`` row (in :data:`_COLUMNS` order) as a Paper."""
-    authors = row[6] if isinstance(row[6], list) else json.loads(row[6] or "[]")
-    return Paper(
-        id=int(row[0]),
-        ext_id=row[1],
-        arxiv_id=row[2],
-        title=row[3],
-        abstract=row[4],
-        url=row[5],
-        authors=tuple(authors),
-        author_count=row[7],
-        published=row[8],
-        upvotes=row[9],
-        github=row[10],
-        project_page=row[11],
-        source=row[12],
-        listed_on=listed_on,
-    )
 
 
 class PgPaperStore(PgLexicalSearch, PgVectorTable):
@@ -115,15 +91,15 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
     @staticmethod
     def _find(conn: psycopg.Connection, paper: Paper) -> tuple[Sequence[Any] | None, bool]:
         if paper.arxiv_id:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id = %s", (paper.arxiv_id,)).fetchone()
+            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE arxiv_id = %s", (paper.arxiv_id,)).fetchone()
             if row:
                 return row, True
         if paper.ext_id:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE ext_id = %s", (paper.ext_id,)).fetchone()
+            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE ext_id = %s", (paper.ext_id,)).fetchone()
             if row:
                 return row, True
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM papers WHERE norm_title = %s ORDER BY id", (normalize_title(paper.title),)
+            f"SELECT {COLUMNS} FROM papers WHERE norm_title = %s ORDER BY id", (normalize_title(paper.title),)
         ).fetchall()
         for row in rows:
             if not (paper.arxiv_id and row[2] and row[2] != paper.arxiv_id):
@@ -162,8 +138,7 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
         else:
             paper_id = int(row[0])
             old = row_to_paper(row)
-            merged = merge_paper(old, paper, by_id)
-            stored_hash = text_hash(merged.title, merged.abstract)
+            merged, stored_hash = stored_record(old, paper, by_id)
             if merged != old:
                 conn.execute(
                     "UPDATE papers SET arxiv_id=%s, title=%s, norm_title=%s, abstract=%s, url=%s, authors=%s,"
@@ -210,14 +185,14 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
         if not paper_ids:
             return {}
         with self.pool.connection() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE id = ANY(%s)", (list(paper_ids),)).fetchall()
+            rows = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE id = ANY(%s)", (list(paper_ids),)).fetchall()
         return {int(r[0]): row_to_paper(r) for r in rows}
 
     def get_by_ext_id(self, ext_id: str) -> Paper | None:
         """One paper by its public id or arXiv id."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM papers WHERE ext_id = %s OR arxiv_id = %s ORDER BY id LIMIT 1",
+                f"SELECT {COLUMNS} FROM papers WHERE ext_id = %s OR arxiv_id = %s ORDER BY id LIMIT 1",
                 (ext_id, ext_id),
             ).fetchone()
         return row_to_paper(row) if row else None
@@ -264,7 +239,7 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
 
     def papers_on(self, day: date) -> list[Paper]:
         """Papers a listing showed on ``day``."""
-        cols = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))
+        cols = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT {cols} FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day = %s ORDER BY p.id",
@@ -277,7 +252,7 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
 
         ``listed_on`` is the latest of those days.
         """
-        cols = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))
+        cols = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT {cols}, MAX(d.day) FROM papers p JOIN paper_days d ON d.paper_id = p.id"

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrieval.storage.protocol import StorageError
+from retrieval.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 

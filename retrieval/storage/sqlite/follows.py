@@ -11,8 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from retrieval.models import Follow
-from retrieval.query.follows import SENDING
-from retrieval.storage.protocol import AddRefusal
+from retrieval.storage.protocol import AddRefusal, DmStatus
 from retrieval.storage.sqlite.db import Database, from_iso, to_iso
 
 
@@ -130,7 +129,7 @@ class SqliteFollowStore:
                 """INSERT INTO follow_dm_log (user_id, day, status, claimed_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (user_id, day) DO UPDATE SET status = excluded.status,
                        claimed_at = excluded.claimed_at""",
-                (user_id, day.isoformat(), SENDING, to_iso(now)),
+                (user_id, day.isoformat(), DmStatus.SENDING, to_iso(now)),
             )
         return claimed
 

@@ -32,8 +32,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval.storage.protocol import paper_vectors
-from retrieval.storage.sqlite.store import PaperStore, corpus_fingerprint
+from retrieval.storage.rules import paper_vectors
+from retrieval.storage.sqlite.store import SqlitePaperStore, corpus_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ MANIFEST = "manifest.json"
 # From this many papers the dense index is HNSW: measured by `paperbot bench`, exact search costs
 # ~1.8 ms at 10,000 papers and ~15 ms at 100,000, where HNSW (efSearch 128) answers in ~1 ms at
 # recall@10 0.99; candidates are re-scored exactly afterwards either way.
-HNSW_THRESHOLD = int(os.environ.get("PAPERBOT_HNSW_THRESHOLD", "20000"))
+HNSW_THRESHOLD = 20_000  # the default of PAPERBOT_HNSW_THRESHOLD
 # Sentence vectors up to this size are held in RAM as float32; larger ones stay memory-mapped float16.
 RAM_SENTENCE_BYTES = 256 * 1024 * 1024
 HNSW_M = 32
@@ -88,11 +88,12 @@ class _Arrays:
     sent_offsets: np.ndarray
 
 
-class DenseIndex:
+class SqliteVectorIndex:
     """Paper and sentence vectors for the papers of a store."""
 
-    def __init__(self, directory: Path, dimension: int, model: str) -> None:
+    def __init__(self, directory: Path, dimension: int, model: str, hnsw_threshold: int = HNSW_THRESHOLD) -> None:
         self.directory = directory
+        self.hnsw_threshold = hnsw_threshold
         self.dimension = dimension
         # The name the store keeps this model's vectors under (see retrieval.ingest.vector_key).
         self.model = model
@@ -106,9 +107,11 @@ class DenseIndex:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, store: PaperStore, dimension: int, model: str) -> DenseIndex:
+    def open(
+        cls, directory: Path, store: SqlitePaperStore, dimension: int, model: str, hnsw_threshold: int = HNSW_THRESHOLD
+    ) -> SqliteVectorIndex:
         """Load the index in ``directory`` and bring it in line with the store's vectors (extend or rebuild)."""
-        index = cls(directory, dimension, model)
+        index = cls(directory, dimension, model, hnsw_threshold)
         directory.mkdir(parents=True, exist_ok=True)
         try:
             index._load()
@@ -190,7 +193,7 @@ class DenseIndex:
 
     # -- keeping in line with the store --------------------------------------------------
 
-    def sync(self, store: PaperStore) -> None:
+    def sync(self, store: SqlitePaperStore) -> None:
         """Add stored vectors the index lacks; rebuild (from stored vectors) when texts changed or papers vanished."""
         with self._write_lock():
             marker = store.change_marker()
@@ -209,19 +212,19 @@ class DenseIndex:
             self.marker = marker
             self.data_version = store.data_version()
 
-    def rebuild(self, store: PaperStore) -> None:
+    def rebuild(self, store: SqlitePaperStore) -> None:
         """Rebuild the index from the stored vectors."""
         with self._write_lock():
             self._set(self._empty())
             self.fingerprint = ""
         self.sync(store)
 
-    def refresh(self, store: PaperStore) -> None:
+    def refresh(self, store: SqlitePaperStore) -> None:
         """Sync when another process changed the papers (O(1) when nothing did)."""
         if self.is_stale(store):
             self.sync(store)
 
-    def is_stale(self, store: PaperStore) -> bool:
+    def is_stale(self, store: SqlitePaperStore) -> bool:
         """True when another connection changed the papers since the last sync.
 
         Changes made through this process's own store are synced by ``Library.add_papers``;
@@ -233,7 +236,7 @@ class DenseIndex:
         self.data_version = version
         return store.change_marker() != self.marker
 
-    def _extend(self, store: PaperStore, wanted: list[int]) -> None:
+    def _extend(self, store: SqlitePaperStore, wanted: list[int]) -> None:
         if not wanted:
             return
         started = time.perf_counter()
@@ -249,7 +252,7 @@ class DenseIndex:
         doc_vecs = paper_vectors(sent_vecs, counts)
         a = self._a
         all_docs = np.concatenate([a.doc_vecs, doc_vecs])
-        kind = "hnsw" if len(all_docs) >= HNSW_THRESHOLD else "flat"
+        kind = "hnsw" if len(all_docs) >= self.hnsw_threshold else "flat"
         if kind == self.index_type and len(a.doc_vecs):
             faiss_index = a.faiss_index
             faiss_index.add(doc_vecs)

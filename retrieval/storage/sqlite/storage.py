@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.index import DenseIndex
+from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex
 from retrieval.storage.sqlite.state import SqliteStateStore
-from retrieval.storage.sqlite.store import PaperStore
+from retrieval.storage.sqlite.store import SqlitePaperStore
 
 DB_NAME = "library.sqlite3"
 INDEX_DIR = "index"
@@ -21,19 +21,20 @@ class SqliteStorage:
 
     backend = "sqlite"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, hnsw_threshold: int = HNSW_THRESHOLD) -> None:
         self.data_dir = Path(data_dir)
+        self.hnsw_threshold = hnsw_threshold
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.data_dir / DB_NAME)
-        self.papers = PaperStore(self.db)
+        self.papers = SqlitePaperStore(self.db)
         self.state = SqliteStateStore(self.db)
 
     def prepare_vectors(self, model: str, dimension: int) -> None:
         """Nothing to do: vectors of any model share one table, keyed by model."""
 
-    def open_index(self, dimension: int, model: str) -> DenseIndex:
+    def open_index(self, dimension: int, model: str) -> SqliteVectorIndex:
         """Load the FAISS index and extend or rebuild it from the stored vectors."""
-        return DenseIndex.open(self.data_dir / INDEX_DIR, self.papers, dimension, model)
+        return SqliteVectorIndex.open(self.data_dir / INDEX_DIR, self.papers, dimension, model, self.hnsw_threshold)
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:

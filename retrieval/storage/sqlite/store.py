@@ -13,20 +13,16 @@ from datetime import date
 import numpy as np
 
 from retrieval.models import Paper, UpsertReport
-from retrieval.storage.protocol import merge_paper
+from retrieval.storage.rules import stored_record
 from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.vectors import VectorTable
+from retrieval.storage.sqlite.rows import COLUMNS, row_to_paper
+from retrieval.storage.sqlite.vectors import SqliteVectorTable
 from retrieval.text import normalize_title, text_hash, title_slug
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = (
-    "id, ext_id, arxiv_id, title, abstract, url, authors, author_count, published, upvotes, github, "
-    "project_page, source"
-)
 
-
-__all__ = ["PaperStore", "Postings", "UpsertReport", "corpus_fingerprint"]
+__all__ = ["Postings", "SqlitePaperStore", "UpsertReport", "corpus_fingerprint"]
 
 # In a large library, terms in more than this share of papers are left out of BM25 queries
 # (see lexical_search); below PRUNE_FROM papers every term is kept, as standard BM25 does.
@@ -58,26 +54,7 @@ def _fts_quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _row_to_paper(row: sqlite3.Row, listed_on: date | None = None) -> Paper:
-    return Paper(
-        id=row["id"],
-        ext_id=row["ext_id"],
-        arxiv_id=row["arxiv_id"],
-        title=row["title"],
-        abstract=row["abstract"],
-        url=row["url"],
-        authors=tuple(json.loads(row["authors"] or "[]")),
-        author_count=row["author_count"],
-        published=date.fromisoformat(row["published"]) if row["published"] else None,
-        upvotes=row["upvotes"],
-        github=row["github"],
-        project_page=row["project_page"],
-        source=row["source"],
-        listed_on=listed_on,
-    )
-
-
-class PaperStore(VectorTable):
+class SqlitePaperStore(SqliteVectorTable):
     """Papers, the days listings showed them, their sentence vectors, and lexical (FTS5 BM25) search."""
 
     def __init__(self, db: Database, prune_from: int = PRUNE_FROM) -> None:
@@ -114,15 +91,15 @@ class PaperStore(VectorTable):
     def _find(self, conn: sqlite3.Connection, paper: Paper) -> tuple[sqlite3.Row | None, bool]:
         """The stored row this paper merges into, and whether the match was by id (not title)."""
         if paper.arxiv_id:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id = ?", (paper.arxiv_id,)).fetchone()
+            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE arxiv_id = ?", (paper.arxiv_id,)).fetchone()
             if row:
                 return row, True
         if paper.ext_id:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE ext_id = ?", (paper.ext_id,)).fetchone()
+            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE ext_id = ?", (paper.ext_id,)).fetchone()
             if row:
                 return row, True
         norm = normalize_title(paper.title)
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE norm_title = ?", (norm,)).fetchall()
+        rows = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE norm_title = ?", (norm,)).fetchall()
         for row in rows:
             # A title match must not merge two different arXiv papers.
             if not (paper.arxiv_id and row["arxiv_id"] and row["arxiv_id"] != paper.arxiv_id):
@@ -160,9 +137,8 @@ class PaperStore(VectorTable):
             report.new.append(paper_id)
         else:
             paper_id = row["id"]
-            old = _row_to_paper(row)
-            merged = self._merge(old, paper, by_id)
-            stored_hash = text_hash(merged.title, merged.abstract)
+            old = row_to_paper(row)
+            merged, stored_hash = stored_record(old, paper, by_id)
             if merged != old:
                 conn.execute(
                     "UPDATE papers SET arxiv_id=?, title=?, norm_title=?, abstract=?, url=?, authors=?,"
@@ -194,8 +170,6 @@ class PaperStore(VectorTable):
             )
         return paper_id, stored_hash
 
-    _merge = staticmethod(merge_paper)
-
     # -- reading -------------------------------------------------------------------------
 
     def count(self) -> int:
@@ -218,17 +192,17 @@ class PaperStore(VectorTable):
             for start in range(0, len(paper_ids), 900):
                 chunk = list(paper_ids[start : start + 900])
                 marks = ",".join("?" * len(chunk))
-                for row in conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE id IN ({marks})", chunk):
-                    out[row["id"]] = _row_to_paper(row)
+                for row in conn.execute(f"SELECT {COLUMNS} FROM papers WHERE id IN ({marks})", chunk):
+                    out[row["id"]] = row_to_paper(row)
         return out
 
     def get_by_ext_id(self, ext_id: str) -> Paper | None:
         """One paper by its public id (or arXiv id)."""
         with self.db.read() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM papers WHERE ext_id = ? OR arxiv_id = ?", (ext_id, ext_id)
+                f"SELECT {COLUMNS} FROM papers WHERE ext_id = ? OR arxiv_id = ?", (ext_id, ext_id)
             ).fetchone()
-        return _row_to_paper(row) if row else None
+        return row_to_paper(row) if row else None
 
     def id_hashes(self) -> dict[int, str]:
         """Every paper's id and text hash (cheap: no text is read)."""
@@ -416,11 +390,11 @@ class PaperStore(VectorTable):
         """Papers a listing showed on ``day``."""
         with self.db.read() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join('p.' + c.strip() for c in _COLUMNS.split(','))} FROM papers p"
+                f"SELECT {', '.join('p.' + c.strip() for c in COLUMNS.split(','))} FROM papers p"
                 " JOIN paper_days d ON d.paper_id = p.id WHERE d.day = ? ORDER BY p.id",
                 (day.isoformat(),),
             ).fetchall()
-        return [_row_to_paper(r, listed_on=day) for r in rows]
+        return [row_to_paper(r, listed_on=day) for r in rows]
 
     def papers_between(self, since: date, until: date) -> list[Paper]:
         """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once.
@@ -429,12 +403,12 @@ class PaperStore(VectorTable):
         """
         with self.db.read() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join('p.' + c.strip() for c in _COLUMNS.split(','))}, MAX(d.day) AS last_day"
+                f"SELECT {', '.join('p.' + c.strip() for c in COLUMNS.split(','))}, MAX(d.day) AS last_day"
                 " FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day BETWEEN ? AND ?"
                 " GROUP BY p.id ORDER BY p.id",
                 (since.isoformat(), until.isoformat()),
             ).fetchall()
-        return [_row_to_paper(r, listed_on=date.fromisoformat(r["last_day"])) for r in rows]
+        return [row_to_paper(r, listed_on=date.fromisoformat(r["last_day"])) for r in rows]
 
     def source_counts(self) -> dict[str, int]:
         """How many papers each source contributed."""

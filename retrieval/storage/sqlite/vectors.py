@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.models import Paper
-from retrieval.storage.protocol import MissingVectors
-from retrieval.text import text_hash
+from retrieval.models import Paper, UpsertReport
+from retrieval.storage.errors import MissingVectors
+from retrieval.storage.rules import stored_record
+from retrieval.storage.sqlite.rows import row_to_paper
 
-__all__ = ["MissingVectors", "VectorTable", "from_blob", "to_blob"]
+__all__ = ["MissingVectors", "SqliteVectorTable", "from_blob", "to_blob"]
 
 if TYPE_CHECKING:
     from retrieval.storage.sqlite.db import Database
-    from retrieval.storage.sqlite.store import UpsertReport
 
 _CURRENT = (
     "SELECT v.paper_id, v.text_hash, v.count, v.dimension, v.vectors FROM paper_vectors v"
@@ -55,29 +55,26 @@ def from_blob(blob: bytes, count: int, dimension: int) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f2").reshape(count, dimension)
 
 
-class VectorTable:
-    """Vector operations of :class:`~retrieval.storage.sqlite.store.PaperStore` (see the module doc)."""
+class SqliteVectorTable:
+    """Vector operations of :class:`~retrieval.storage.sqlite.store.SqlitePaperStore` (see the module doc)."""
 
     db: Database
 
-    # PaperStore provides _find, _merge, _upsert_one and clear_term_caches (the paper-writing path).
+    # SqlitePaperStore provides _find, _merge, _upsert_one and clear_term_caches (the paper-writing path).
 
     def plan_embedding(self, papers: Sequence[Paper], model: str) -> list[tuple[str, str] | None]:
         """For each paper, the text to embed before it can be upserted, or None when vectors exist."""
-        from retrieval.storage.sqlite.store import _row_to_paper
-
         out: list[tuple[str, str] | None] = []
         with self.db.read() as conn:
             for paper in papers:
                 row, by_id = self._find(conn, paper)
                 if row is None:
-                    title, abstract = paper.title, paper.abstract
-                    out.append((title, abstract))
+                    out.append((paper.title, paper.abstract))
                     continue
-                merged = self._merge(_row_to_paper(row), paper, by_id)
+                merged, hash_ = stored_record(row_to_paper(row), paper, by_id)
                 found = conn.execute(
                     "SELECT 1 FROM paper_vectors WHERE paper_id = ? AND model = ? AND text_hash = ?",
-                    (row["id"], model, text_hash(merged.title, merged.abstract)),
+                    (row["id"], model, hash_),
                 ).fetchone()
                 out.append(None if found else (merged.title, merged.abstract))
         return out
@@ -86,8 +83,6 @@ class VectorTable:
         self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
     ) -> UpsertReport:
         """Upsert papers and their sentence vectors in one transaction (see the module doc)."""
-        from retrieval.storage.sqlite.store import UpsertReport
-
         report = UpsertReport()
         self.clear_term_caches()
         with self.db.transaction() as conn:

@@ -9,7 +9,7 @@ import pytest
 from discord import app_commands
 
 from bot.cogs.ask import AskCog, FeedbackButton, MoreLikeThisButton, answer_view, ask_cooldown, question_from_message
-from bot.render import limits as L
+from bot.render import limits
 from tests.bot.conftest import sent
 
 
@@ -24,7 +24,7 @@ async def test_ask_defers_then_follows_up_with_a_cited_answer(cog, make_interact
     interaction.response.defer.assert_awaited_once_with(ephemeral=False, thinking=True)
     kwargs = sent(interaction)
     embed = kwargs["embed"]
-    assert L.fits([embed])
+    assert limits.fits([embed])
     assert kwargs["ephemeral"] is False
     assert kwargs["allowed_mentions"].everyone is False and kwargs["allowed_mentions"].users is False
     assert embed.author.name == "how does speculative decoding speed up inference?"
@@ -112,7 +112,7 @@ async def test_feedback_failure_is_logged_and_the_user_told(bot, make_interactio
     def broken(*args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bot, "record_vote", broken)
+    monkeypatch.setattr(bot.state, "record_feedback", broken)
     interaction = make_interaction()
     interaction.message = answer_message("q")
     await FeedbackButton("up", 1).callback(interaction)
@@ -162,7 +162,7 @@ async def test_ask_with_a_picked_paper_quotes_that_paper(cog, make_interaction, 
     interaction = make_interaction()
     await cog.ask.callback(cog, interaction, "how many parameters does it have?", 5, False, f"id:{paper.id}")
     embed = sent(interaction)["embed"]
-    assert L.fits([embed])
+    assert limits.fits([embed])
     assert "9B parameter model" in embed.description and len(embed.fields) == 1
     assert embed.fields[0].name == f"1. {paper.title}"
 

@@ -10,10 +10,10 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot import state as st
 from bot.app import PaperBot
 from bot.cogs.digest import DigestCog, next_post, settings_embed, timezone_choices
-from bot.render import limits as L
+from bot.render import limits
+from bot.state import GuildSettings, LogEntry, PostStatus
 from tests.bot.conftest import sent
 from tests.conftest import BACKENDS
 
@@ -132,16 +132,16 @@ def test_timezone_autocomplete_offers_at_most_25_matching_zones():
 
 
 def test_next_post_is_today_until_posted_then_tomorrow():
-    settings = st.GuildSettings(1, 10, time(9), "UTC", updated_at=BEFORE)
+    settings = GuildSettings(1, 10, time(9), "UTC", updated_at=BEFORE)
     assert next_post(settings, AT_NINE - timedelta(hours=1), None) == AT_NINE
-    posted = st.LogEntry(10, DAY, st.POSTED, 1, AT_NINE)
+    posted = LogEntry(10, DAY, PostStatus.POSTED, 1, AT_NINE)
     assert next_post(settings, AT_NINE + timedelta(hours=1), posted) == AT_NINE + timedelta(days=1)
 
 
 def test_settings_embed_fits_with_huge_topics_and_errors():
-    settings = st.GuildSettings(1, 10, time(9), "UTC", ("@everyone " * 10,) * 5, True, "x" * 5000, BEFORE)
+    settings = GuildSettings(1, 10, time(9), "UTC", ("@everyone " * 10,) * 5, True, "x" * 5000, BEFORE)
     embed = settings_embed(settings, None, AT_NINE)
-    assert L.fits([embed]) and "@everyone" not in str(embed.to_dict())
+    assert limits.fits([embed]) and "@everyone" not in str(embed.to_dict())
 
 
 # -- the daily post ---------------------------------------------------------------------------
@@ -152,10 +152,10 @@ async def test_the_daily_tick_posts_a_due_digest_once(cog, bot):
     channel = make_channel()
     configure(bot, channel)
     assert await cog.poster.tick(AT_NINE - timedelta(minutes=1)) == []
-    assert await cog.poster.tick(AT_NINE) == [(1, DAY, st.POSTED)]
+    assert await cog.poster.tick(AT_NINE) == [(1, DAY, PostStatus.POSTED)]
     channel.send.assert_awaited_once()
     kwargs = channel.send.await_args.kwargs
-    assert L.fits(kwargs["embeds"]) and kwargs["allowed_mentions"].to_dict()["parse"] == []
+    assert limits.fits(kwargs["embeds"]) and kwargs["allowed_mentions"].to_dict()["parse"] == []
     assert kwargs["embeds"][0].title == "📰 Papers of 2026-11-12"
     assert await cog.poster.tick(AT_NINE + timedelta(minutes=1)) == []
     assert bot.state.log_entry(10, DAY).message_id == 555
@@ -174,7 +174,7 @@ async def test_a_failing_feed_refresh_is_logged_and_the_post_goes_on(bot, caplog
     cog = DigestCog(bot, refresh=AsyncMock(side_effect=RuntimeError("feed down")))
     channel = make_channel()
     configure(bot, channel)
-    assert await cog.poster.tick(AT_NINE) == [(1, DAY, st.POSTED)]
+    assert await cog.poster.tick(AT_NINE) == [(1, DAY, PostStatus.POSTED)]
     assert "feed refresh raised" in caplog.text
 
 
@@ -182,7 +182,7 @@ async def test_a_failing_feed_refresh_is_logged_and_the_post_goes_on(bot, caplog
 async def test_a_restart_does_not_post_the_same_day_twice(bot, library, open_state, config):
     channel = make_channel()
     configure(bot, channel)
-    assert await DigestCog(bot, refresh=AsyncMock()).poster.tick(AT_NINE) == [(1, DAY, st.POSTED)]
+    assert await DigestCog(bot, refresh=AsyncMock()).poster.tick(AT_NINE) == [(1, DAY, PostStatus.POSTED)]
     # A new bot object on a new connection to the same database, as after a restart.
     restarted = PaperBot(config, library=library)
     restarted.state = open_state()
@@ -201,7 +201,7 @@ async def test_two_processes_ticking_at_once_post_once(bot, library, open_state,
     first, second = DigestCog(bot, refresh=AsyncMock()), DigestCog(other, refresh=AsyncMock())
     results = await asyncio.gather(first.poster.tick(AT_NINE), second.poster.tick(AT_NINE))
     outcomes = sorted(outcome for result in results for _, _, outcome in result)
-    assert outcomes in (["claimed", st.POSTED], [st.POSTED])
+    assert outcomes in (["claimed", PostStatus.POSTED], [PostStatus.POSTED])
     channel.send.assert_awaited_once()
 
 
@@ -209,7 +209,7 @@ async def test_two_processes_ticking_at_once_post_once(bot, library, open_state,
 async def test_a_post_missed_while_down_is_made_up_later_the_same_day(cog, bot):
     channel = make_channel()
     configure(bot, channel)
-    assert await cog.poster.tick(AT_NINE + timedelta(hours=10)) == [(1, DAY, st.POSTED)]
+    assert await cog.poster.tick(AT_NINE + timedelta(hours=10)) == [(1, DAY, PostStatus.POSTED)]
     assert await cog.poster.tick(AT_NINE + timedelta(days=1, hours=-8)) == []  # next day, before 09:00
 
 
@@ -218,7 +218,7 @@ async def test_missing_permissions_are_logged_skipped_recorded_and_shown(cog, bo
     channel = make_channel()
     channel.send.side_effect = http_error(discord.Forbidden, 403, "Missing Permissions")
     configure(bot, channel)
-    assert await cog.poster.tick(AT_NINE) == [(1, DAY, st.SKIPPED)]
+    assert await cog.poster.tick(AT_NINE) == [(1, DAY, PostStatus.SKIPPED)]
     assert "could not post in <#10>" in caplog.text
     assert await cog.poster.tick(AT_NINE + timedelta(hours=2)) == []  # not retried every minute
     interaction = make_interaction(manage_guild=True)
@@ -233,7 +233,7 @@ async def test_a_deleted_channel_is_skipped_and_reported(cog, bot):
     configure(bot, make_channel())
     bot.get_channel = MagicMock(return_value=None)
     bot.fetch_channel = AsyncMock(side_effect=http_error(discord.NotFound, 404, "Unknown Channel"))
-    assert await cog.poster.tick(AT_NINE) == [(1, DAY, st.SKIPPED)]
+    assert await cog.poster.tick(AT_NINE) == [(1, DAY, PostStatus.SKIPPED)]
     assert "Unknown Channel" in bot.state.get_settings(1).last_error
 
 
@@ -242,10 +242,10 @@ async def test_a_transient_error_is_retried_and_a_success_clears_the_error(cog, 
     channel = make_channel()
     channel.send.side_effect = [http_error(discord.DiscordServerError, 503, "Unavailable"), MagicMock(id=9)]
     configure(bot, channel)
-    assert await cog.poster.tick(AT_NINE) == [(1, DAY, st.FAILED)]
+    assert await cog.poster.tick(AT_NINE) == [(1, DAY, PostStatus.FAILED)]
     assert bot.state.get_settings(1).last_error
     assert await cog.poster.tick(AT_NINE + timedelta(minutes=1)) == []
-    assert await cog.poster.tick(AT_NINE + timedelta(minutes=6)) == [(1, DAY, st.POSTED)]
+    assert await cog.poster.tick(AT_NINE + timedelta(minutes=6)) == [(1, DAY, PostStatus.POSTED)]
     assert bot.state.get_settings(1).last_error is None
 
 
@@ -254,10 +254,10 @@ async def test_an_empty_day_posts_nothing_and_is_retried_later(cog, bot):
     channel = make_channel()
     configure(bot, channel)
     empty_day = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
-    assert await cog.poster.tick(empty_day) == [(1, date(2030, 1, 1), st.EMPTY)]
+    assert await cog.poster.tick(empty_day) == [(1, date(2030, 1, 1), PostStatus.EMPTY)]
     channel.send.assert_not_awaited()
     assert await cog.poster.tick(empty_day + timedelta(minutes=30)) == []
-    assert await cog.poster.tick(empty_day + timedelta(minutes=61)) == [(1, date(2030, 1, 1), st.EMPTY)]
+    assert await cog.poster.tick(empty_day + timedelta(minutes=61)) == [(1, date(2030, 1, 1), PostStatus.EMPTY)]
 
 
 @BACKENDS

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.cogs.find import MAX_QUERY_CHARS, FindCog, message_text
-from bot.render import limits as L
+from bot.render import limits
 from tests.bot.conftest import sent
 
 
@@ -43,7 +43,7 @@ async def test_a_message_about_a_paper_gets_that_paper_privately(bot, make_inter
         kwargs["ephemeral"] is True and kwargs["allowed_mentions"].to_dict() == discord.AllowedMentions.none().to_dict()
     )
     embed = kwargs["embed"]
-    assert L.fits([embed]) and 1 <= len(embed.fields) <= 5
+    assert limits.fits([embed]) and 1 <= len(embed.fields) <= 5
     assert "prun" in embed.fields[0].name.lower()
 
 
@@ -77,4 +77,4 @@ async def test_a_huge_message_full_of_markdown_is_answered_within_limits(bot, ma
     huge = "**diffusion models** for `image synthesis` @everyone " * 80
     await cog.find(interaction, make_message(huge))
     embed = sent(interaction)["embed"]
-    assert L.fits([embed]) and len(embed.author.name) <= L.AUTHOR and "@everyone" not in embed.author.name
+    assert limits.fits([embed]) and len(embed.author.name) <= limits.AUTHOR and "@everyone" not in embed.author.name

@@ -9,12 +9,12 @@ from unittest.mock import AsyncMock, MagicMock
 import discord
 import pytest
 
-from bench.gateway_bench import mock_interaction
 from bot.app import PaperBot
 from bot.cogs.follow import FollowCog
-from bot.follow_state import FAILED
-from bot.render import limits as L
+from bot.fake_interaction import mock_interaction
+from bot.render import limits
 from retrieval.query.follows import MAX_FOLLOWS
+from retrieval.storage.protocol import DmStatus
 from tests.bot.conftest import sent
 from tests.conftest import BACKENDS, make_papers
 
@@ -66,7 +66,7 @@ async def test_follow_topic_and_author_then_list_and_remove(cog, fresh_bot, make
     await cog.list_.callback(cog, listing)
     embed = sent(listing)["embed"]
     assert "topic: protein structure prediction" in embed.description and "author: Grace Hopper" in embed.description
-    assert L.fits([embed])
+    assert limits.fits([embed])
     follows = fresh_bot.state.follows.of_user(1)
     choices = await cog._remove_autocomplete(make_interaction(user_id=1), "grace")
     assert [c.value for c in choices] == [f"id:{follows[1].id}"]
@@ -110,7 +110,7 @@ async def test_a_follower_gets_one_dm_listing_the_matches_and_pinging_only_them(
     assert mentions["parse"] == [] and mentions["users"] == [1]
     embed = kwargs["embed"]
     names = [f.name for f in embed.fields]
-    assert L.fits([embed]) and any("Protein" in n for n in names) and any("Graph neural" in n for n in names)
+    assert limits.fits([embed]) and any("Protein" in n for n in names) and any("Graph neural" in n for n in names)
     assert all("Diffusion" not in n for n in names)
     cog.notifier._refresh.assert_awaited_once()
 
@@ -155,7 +155,7 @@ async def test_a_transient_failure_releases_the_papers_for_a_retry(cog, fresh_bo
     fresh_bot.state.follows.add(1, "topic", "protein structure prediction")
     user = dm_user(fresh_bot)
     user.send.side_effect = [http_error(discord.DiscordServerError, 503, 0, "Unavailable"), None]
-    assert await cog.notifier.tick(NOW) == {1: FAILED}
+    assert await cog.notifier.tick(NOW) == {1: DmStatus.FAILED}
     assert await cog.notifier.tick(NOW + timedelta(minutes=5)) == {1: "nothing"}
     assert await cog.notifier.tick(NOW + timedelta(minutes=40)) == {1: "sent"}
 

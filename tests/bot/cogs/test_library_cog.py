@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.app import PaperBot
 from bot.cogs.library import LibraryCog
-from bot.render import limits as L
+from bot.render import limits
 from bot.state import BotState
 from tests.bot.conftest import sent
 from tests.conftest import BACKENDS
@@ -41,7 +41,7 @@ async def api(serve, calls: list[str]) -> str:
 
 
 def interaction_for(bot, *, manage_guild: bool = False, roles: tuple[int, ...] = ()):
-    from bench.gateway_bench import mock_interaction
+    from bot.fake_interaction import mock_interaction
 
     interaction = mock_interaction(bot, manage_guild=manage_guild)
     interaction.user.roles = [MagicMock(id=role) for role in roles]
@@ -55,7 +55,7 @@ async def test_an_admin_adds_a_paper_by_url_and_it_is_answerable_at_once(fresh_b
     await cog.add.callback(cog, interaction, "https://huggingface.co/papers/2401.12345")
     interaction.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
     kwargs = sent(interaction)
-    assert kwargs["ephemeral"] is True and L.fits([kwargs["embed"]])
+    assert kwargs["ephemeral"] is True and limits.fits([kwargs["embed"]])
     assert kwargs["embed"].author.name.startswith("Added") and "@everyone" not in kwargs["embed"].title
     assert calls == ["2401.12345"]
     answer = fresh_bot.library.ask("how are wombat burrows mapped?")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.cogs.paper import PaperCog, title_choices
-from bot.render import limits as L
+from bot.render import limits
 from tests.bot.conftest import sent
 
 
@@ -16,7 +16,7 @@ async def test_paper_by_a_picked_suggestion_shows_that_paper(bot, make_interacti
     # A quick lookup is answered at once: its visibility is known before acknowledging.
     interaction.response.defer.assert_not_awaited()
     embed = sent(interaction)["embed"]
-    assert L.fits([embed])
+    assert limits.fits([embed])
     assert embed.title.replace("\\", "") == library.get_paper(3).title[:256] or embed.title.endswith("…")
 
 

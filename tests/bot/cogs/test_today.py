@@ -8,7 +8,7 @@ import pytest
 
 from bot.cogs.help import HelpCog
 from bot.cogs.today import TodayCog, parse_day
-from bot.render import limits as L
+from bot.render import limits
 from tests.bot.conftest import sent
 
 
@@ -18,7 +18,7 @@ async def test_today_posts_the_newest_day_in_the_channel(bot, make_interaction, 
     await cog.today.callback(cog, interaction, None)
     interaction.response.defer.assert_awaited_once_with(thinking=True)
     embeds = sent(interaction)["embeds"]
-    assert L.fits(embeds)
+    assert limits.fits(embeds)
     assert embeds[0].title == f"📰 Papers of {library.stats().newest_day.isoformat()}"
     assert len(embeds[0].fields) == bot.config.digest_size
 

@@ -7,7 +7,7 @@ from datetime import date
 import discord
 import pytest
 
-from bot.render import limits as L
+from bot.render import limits
 from bot.render.embeds import (
     answer_embed,
     digest_embeds,
@@ -48,7 +48,7 @@ def all_text(embed: discord.Embed) -> str:
 
 
 def assert_fits(embeds: list[discord.Embed]) -> None:
-    assert L.fits(embeds), [(len(e), len(e.description or ""), len(e.fields)) for e in embeds]
+    assert limits.fits(embeds), [(len(e), len(e.description or ""), len(e.fields)) for e in embeds]
     for embed in embeds:
         embed.to_dict()  # serializable
 
@@ -59,41 +59,41 @@ def assert_fits(embeds: list[discord.Embed]) -> None:
 @pytest.mark.parametrize("limit", [0, 1, 2, 5, 100, 256, 4096])
 def test_truncate_never_exceeds_limit(limit):
     for text in (HUGE, NO_SPACE, "é" * 5000, "short"):
-        assert len(L.truncate(text, limit)) <= limit
+        assert len(limits.truncate(text, limit)) <= limit
 
 
 def test_truncate_cuts_on_a_word_boundary_with_an_ellipsis():
     text = "alpha beta gamma delta epsilon"
-    cut = L.truncate(text, 20)
+    cut = limits.truncate(text, 20)
     assert cut.endswith("…") and cut == "alpha beta gamma…"
 
 
 def test_truncate_keeps_text_that_fits_unchanged():
-    assert L.truncate("exactly ten", 11) == "exactly ten"
+    assert limits.truncate("exactly ten", 11) == "exactly ten"
 
 
 def test_truncate_does_not_leave_a_dangling_escape_backslash():
-    assert not L.truncate("a" * 9 + "\\_" + "b" * 20, 11).endswith("\\…")
+    assert not limits.truncate("a" * 9 + "\\_" + "b" * 20, 11).endswith("\\…")
 
 
 def test_safe_escapes_markdown_and_breaks_mentions():
-    text = L.safe(EVIL)
+    text = limits.safe(EVIL)
     assert "@everyone" not in text and "@here" not in text
     assert "<@123456789012345678>" not in text and "<@&123456789012345678>" not in text
     assert "\\*\\*bold" in text and "\\[x\\]" in text
 
 
 def test_safe_flattens_newlines_so_paper_text_cannot_start_a_block():
-    assert "\n" not in L.safe("line one\n# heading\n> quote")
+    assert "\n" not in limits.safe("line one\n# heading\n> quote")
 
 
 def test_link_fits_its_limit_even_for_huge_titles_and_urls():
-    assert len(L.link(HUGE, "https://example.org/a", 300)) <= 300
-    assert len(L.link("title", "https://example.org/" + "a" * 500, 300)) <= 300
+    assert len(limits.link(HUGE, "https://example.org/a", 300)) <= 300
+    assert len(limits.link("title", "https://example.org/" + "a" * 500, 300)) <= 300
 
 
 def test_link_url_with_parentheses_cannot_break_the_markdown():
-    rendered = L.link("t", "https://en.wikipedia.org/wiki/A_(b)", 200)
+    rendered = limits.link("t", "https://en.wikipedia.org/wiki/A_(b)", 200)
     assert rendered == "[t](https://en.wikipedia.org/wiki/A_%28b%29)"
 
 

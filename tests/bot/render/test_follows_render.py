@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from bot.render import limits as L
+from bot.render import limits
 from bot.render.embeds import digest_embeds
 from bot.render.follows import added_paper_embed, follow_dm, follow_list_embed, found_papers_embed
 from bot.render.text import render_digest
@@ -26,14 +26,14 @@ def follow(i: int) -> Follow:
 def test_the_follow_dm_fits_and_pings_nobody_but_the_follower():
     matches = [FollowMatch(paper=paper(i), follows=(follow(1), follow(2)), score=0.9) for i in range(30)]
     content, embed = follow_dm(matches, date(2026, 11, 20), 42)
-    assert content.startswith("<@42>") and len(content) <= L.CONTENT
-    assert L.fits([embed]) and len(embed.fields) == 10
+    assert content.startswith("<@42>") and len(content) <= limits.CONTENT
+    assert limits.fits([embed]) and len(embed.fields) == 10
     assert "@everyone" not in str(embed.to_dict())
 
 
 def test_the_follow_list_fits_and_warns_about_closed_dms():
     embed = follow_list_embed([follow(i) for i in range(10)], datetime(2026, 11, 20, tzinfo=UTC))
-    assert L.fits([embed]) and "@everyone" not in embed.description
+    assert limits.fits([embed]) and "@everyone" not in embed.description
     assert any("could not DM" in f.name for f in embed.fields)
     assert "Nothing yet" in follow_list_embed([]).description
 
@@ -41,13 +41,13 @@ def test_the_follow_list_fits_and_warns_about_closed_dms():
 def test_found_papers_fit_and_none_says_so():
     hits = [Hit(paper=paper(i), score=1.0, best_sentence=HUGE) for i in range(12)]
     embed = found_papers_embed(HUGE, hits)
-    assert L.fits([embed]) and len(embed.fields) <= 10 and "@everyone" not in embed.author.name
+    assert limits.fits([embed]) and len(embed.fields) <= 10 and "@everyone" not in embed.author.name
     assert "No paper" in found_papers_embed("x", []).description
 
 
 def test_the_added_paper_card_says_what_happened():
     embed = added_paper_embed(paper(1), "added")
-    assert L.fits([embed]) and embed.author.name.startswith("Added")
+    assert limits.fits([embed]) and embed.author.name.startswith("Added")
     assert added_paper_embed(paper(1), "unchanged").author.name.startswith("Already")
 
 
@@ -59,7 +59,7 @@ def test_a_weekly_digest_names_its_week_in_discord_and_in_text():
         total=40,
     )
     embeds = digest_embeds(digest)
-    assert L.fits(embeds) and "week 2026-11-14 – 2026-11-20" in embeds[0].title
+    assert limits.fits(embeds) and "week 2026-11-14 – 2026-11-20" in embeds[0].title
     assert "that week" in embeds[0].footer.text
     assert render_digest(digest).startswith("📰 Papers of the week Sat 14 Nov 2026 – Fri 20 Nov 2026")
     empty = Digest(day=date(2026, 11, 20), since=date(2026, 11, 14), entries=(), total=0)

@@ -14,6 +14,7 @@ import numpy as np
 from retrieval.encoder.embedder import load_embedder
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
 from retrieval.text import split_sentences
+from tests.conftest import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,7 +36,7 @@ def test_vectors_agree_with_sentence_transformers_on_real_sentences():
     from sentence_transformers import SentenceTransformer
 
     texts = real_sentences()
-    embedder = load_embedder()
+    embedder = load_embedder(cache_dir=SETTINGS.cache_dir)
     ours = embedder.encode(texts)
     reference = SentenceTransformer(embedder.path, device="cpu").encode(texts, normalize_embeddings=True, batch_size=16)
     cosines = (ours * reference).sum(axis=1)
@@ -47,7 +48,7 @@ def test_vectors_agree_with_sentence_transformers_on_real_sentences():
 
 
 def test_questions_are_not_padded_and_long_texts_are_truncated_to_the_model_length():
-    embedder = load_embedder()
+    embedder = load_embedder(cache_dir=SETTINGS.cache_dir)
     short, long = embedder.tokenize(["GANs", "word " * 1000])
     assert len(short) < 8  # the model's tokenizer.json pads to 128 unless told not to
     assert len(long) == embedder.spec.max_length == 256
@@ -63,7 +64,8 @@ def test_an_ask_and_an_import_on_a_built_library_import_neither_torch_nor_senten
             "import json, sys",
             "from retrieval.library import Library",
             "from retrieval.models import Paper",
-            f"lib = Library.open({str(copy)!r})",
+            "from retrieval.settings import Settings",
+            f"lib = Library.open({str(copy)!r}, settings=Settings.from_env())",
             "answer = lib.ask('can I merge fine-tuned models without retraining?')",
             "lib.add_papers([Paper(title='A new paper', abstract='It is new. It has two sentences.', ext_id='new-1')])",
             "print(json.dumps({'torch': 'torch' in sys.modules, 'st': 'sentence_transformers' in sys.modules,"

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from retrieval.models import Paper
 from retrieval.sources.feed_client import FeedConfig
 from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.store import PaperStore, UpsertReport
+from retrieval.storage.sqlite.store import SqlitePaperStore, UpsertReport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,7 +90,7 @@ class StoreSink:
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
-        self.store = PaperStore(self.db)
+        self.store = SqlitePaperStore(self.db)
 
     def add_papers(self, papers: Sequence[Paper]) -> UpsertReport:
         return self.store.upsert(papers)

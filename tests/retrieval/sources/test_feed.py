@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from retrieval.models import Paper
+from retrieval.settings import Settings
 from retrieval.sources.feed import FUTURE_REASON, fetch_days, utc_today
 from retrieval.text import title_slug
 from tests.retrieval.sources.feed_support import api_item, fast_config, listing
@@ -169,10 +170,10 @@ async def test_future_date_is_not_requested_and_reported(serve, sink):
     assert f"{future.isoformat()}: failed (date is in the future)" in report.summary()
 
 
-async def test_base_url_comes_from_env(serve, sink, monkeypatch):
+async def test_base_url_comes_from_the_settings(serve, sink):
     handler, calls = listing({DAY1.isoformat(): [api_item("2611.44444", "Env Paper")]})
-    monkeypatch.setenv("PAPERBOT_HF_BASE", await serve(handler))
-    report = await fetch_days(sink, [DAY1], timeout=2.0, retries=0)
+    settings = Settings.from_env({"PAPERBOT_HF_BASE": await serve(handler)}, dotenv=False)
+    report = await fetch_days(sink, [DAY1], base_url=settings.hf_base, timeout=2.0, retries=0)
     assert report.ok and report.new == 1 and len(calls) == 1
 
 

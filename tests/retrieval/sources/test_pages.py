@@ -8,7 +8,6 @@ import pytest
 
 from retrieval.sources.pages import (
     DEFAULT_PAGES_DIR,
-    merge_duplicates,
     page_files,
     parse_page,
     parse_page_text,
@@ -39,8 +38,7 @@ def test_bundled_pages_yield_the_exact_number_of_unique_papers(pages):
     }
     everything = parse_pages_dir(DEFAULT_PAGES_DIR, reference=REF)
     assert len(everything) == 448
-    assert len(merge_duplicates(everything)) == 393
-    assert len({normalize_title(p.title) for p in merge_duplicates(everything)}) == 393
+    assert len({normalize_title(p.title) for p in everything}) == 393
 
 
 def test_no_navigation_text_leaks_into_titles_or_abstracts(pages):
@@ -103,14 +101,17 @@ def test_pages_003_and_004_spot_checks(pages):
     assert by_title(p4, "LeanVec: Search your vectors faster by making them fit").abstract.startswith("Modern deep")
 
 
-def test_duplicates_across_pages_merge_into_one_record_keeping_the_newest_day():
-    merged = merge_duplicates(parse_pages_dir(DEFAULT_PAGES_DIR, reference=REF))
-    knowledge = [
-        p for p in merged if p.title == "Knowledge Composition using Task Vectors with Learned Anisotropic Scaling"
-    ]
-    assert len(knowledge) == 1
-    assert knowledge[0].listed_on == date(2026, 11, 12)
-    assert knowledge[0].upvotes == 3
+def test_duplicates_across_pages_merge_into_one_paper_listed_on_every_day(open_store):
+    records = parse_pages_dir(DEFAULT_PAGES_DIR, reference=REF)
+    store = open_store().papers
+    store.upsert(records)
+    assert store.count() == 393
+    title = "Knowledge Composition using Task Vectors with Learned Anisotropic Scaling"
+    days = {p.listed_on for p in records if p.title == title}
+    assert len(days) >= 2
+    (paper_id,) = store.find_exact(title)
+    for day in days:
+        assert paper_id in [p.id for p in store.papers_on(day)]
 
 
 def test_year_less_dates_resolve_to_the_latest_past_occurrence():

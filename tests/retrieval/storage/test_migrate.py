@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from bot.cli import main
-from bot.follow_state import SENT
-from bot.state import POSTED, BotState
+from bot.state import BotState, PostStatus
 from retrieval.library import Library
-from retrieval.storage.protocol import StorageError
+from retrieval.storage.errors import StorageError
+from retrieval.storage.protocol import DmStatus
 from tests.conftest import make_papers
 
 TABLES = {
@@ -48,7 +48,7 @@ def sqlite_library(tmp_path):
         7, 70, time(9), "Europe/Paris", ("diffusion",), now=datetime(2026, 11, 1, tzinfo=UTC)
     )
     assert state.claim(settings, date(2026, 11, 20), datetime(2026, 11, 20, 9, tzinfo=UTC))
-    state.finish(70, date(2026, 11, 20), POSTED, 1234)
+    state.finish(70, date(2026, 11, 20), PostStatus.POSTED, 1234)
     state.record_feedback("what is moe?", "paper-0", 42, 1)
     state.save_settings(8, 80, time(18), "UTC", frequency="weekly", weekday=4, now=datetime(2026, 11, 1, tzinfo=UTC))
     state.set_library_role(7, 77)
@@ -58,7 +58,7 @@ def sqlite_library(tmp_path):
     state.follows.add(5, "author", "Grace Hopper")
     state.follows.remove(5, removed.id)  # ids 1, 2, 4 remain: the copy must keep them as they are
     assert state.follows.claim(5, DAY, [1, 2], AT) == [1, 2]
-    state.follows.finish(5, DAY, SENT, [1, 2])
+    state.follows.finish(5, DAY, DmStatus.SENT, [1, 2])
     state.follows.mark_closed(6, "403 Cannot send messages to this user", AT)
     yield lib
     lib.close()
@@ -106,7 +106,7 @@ def test_migrating_twice_copies_everything_once_and_then_changes_nothing(
         assert (weekly.frequency, weekly.weekday) == ("weekly", 4)
         assert state.library_role(7) == 77
         assert [(f.id, f.value) for f in state.follows.of_user(5)] == [(1, "mixture of experts"), (4, "Grace Hopper")]
-        assert state.follows.dm_status(5, DAY) == SENT and state.follows.unsent(5, [1, 2, 3]) == [3]
+        assert state.follows.dm_status(5, DAY) == DmStatus.SENT and state.follows.unsent(5, [1, 2, 3]) == [3]
         assert state.follows.claim(5, DAY, [3], AT) == []  # the day's DM was sent before the move
         assert state.follows.closed_since(6) == AT and {f.user_id for f in state.follows.active()} == {5}
         assert state.follows.add(7, "topic", "after the move").id == 5
@@ -125,7 +125,5 @@ def test_a_target_holding_other_papers_is_refused(sqlite_library, pg_url, tmp_pa
     other = Library.open(tmp_path / "other", database_url=pg_url, seed_default_corpus=False)
     other.add_papers(make_papers(2, prefix="Elsewhere"))
     other.close()
-    from retrieval.storage.migrate import migrate_library
-
     with pytest.raises(StorageError, match="already holds other papers"):
-        migrate_library(sqlite_library, pg_url)
+        sqlite_library.migrate_to(pg_url)

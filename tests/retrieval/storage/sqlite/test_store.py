@@ -8,7 +8,7 @@ import pytest
 
 from retrieval.models import Paper
 from retrieval.storage.sqlite.db import SCHEMA_VERSION, Database, DatabaseError
-from retrieval.storage.sqlite.store import PaperStore
+from retrieval.storage.sqlite.store import SqlitePaperStore
 
 ABSTRACT = "We propose a method. It works well on many benchmarks."
 
@@ -16,7 +16,7 @@ ABSTRACT = "We propose a method. It works well on many benchmarks."
 @pytest.fixture
 def store(tmp_path):
     db = Database(tmp_path / "lib.sqlite3")
-    yield PaperStore(db)
+    yield SqlitePaperStore(db)
     db.close()
 
 
@@ -24,10 +24,10 @@ def test_a_new_database_is_migrated_to_the_current_schema_and_reopening_is_a_no_
     path = tmp_path / "lib.sqlite3"
     db = Database(path)
     assert db.schema_version == SCHEMA_VERSION
-    PaperStore(db).upsert([Paper(title="T", abstract=ABSTRACT)])
+    SqlitePaperStore(db).upsert([Paper(title="T", abstract=ABSTRACT)])
     db.close()
     db = Database(path)
-    assert db.schema_version == SCHEMA_VERSION and PaperStore(db).count() == 1
+    assert db.schema_version == SCHEMA_VERSION and SqlitePaperStore(db).count() == 1
     db.close()
 
 
@@ -49,7 +49,7 @@ def test_a_file_that_is_not_sqlite_is_refused_with_a_clear_error(tmp_path):
 
 def test_in_a_large_library_very_common_terms_are_left_out_of_bm25_queries(tmp_path):
     db = Database(tmp_path / "big.sqlite3")
-    store = PaperStore(db, prune_from=50)
+    store = SqlitePaperStore(db, prune_from=50)
     store.upsert(
         Paper(
             title=f"Common study {i}", abstract=f"Common words everywhere. Item {i}{' zebra' if i % 20 == 0 else ''}."
@@ -60,7 +60,7 @@ def test_in_a_large_library_very_common_terms_are_left_out_of_bm25_queries(tmp_p
     # "common" is in every paper: dropped, so only the five zebra papers match.
     assert len(hits) == 5
     assert len(store.lexical_search(["common", "words"], 100)) == 100  # all common: the rarest are kept
-    assert len(PaperStore(db).lexical_search(["common", "zebra"], 100)) == 100  # small library: plain BM25
+    assert len(SqlitePaperStore(db).lexical_search(["common", "zebra"], 100)) == 100  # small library: plain BM25
     db.close()
 
 
@@ -88,13 +88,13 @@ def test_bm25_from_cached_term_postings_equals_fts5s_own_or_query(store):
 
 def test_cached_term_postings_see_papers_written_by_this_and_by_another_connection(tmp_path):
     db = Database(tmp_path / "lib.sqlite3")
-    store = PaperStore(db)
+    store = SqlitePaperStore(db)
     store.upsert([Paper(title="Zebra stripes", abstract="Why zebras have stripes.")])
     assert len(store.lexical_search(["zebra"], 10)) == 1
     store.upsert([Paper(title="Zebra crossings", abstract="Pedestrian zebra crossings and safety.")])
     assert len(store.lexical_search(["zebra"], 10)) == 2
     other = Database(tmp_path / "lib.sqlite3")
-    PaperStore(other).upsert([Paper(title="Zebra finches", abstract="Song learning in zebra finches.")])
+    SqlitePaperStore(other).upsert([Paper(title="Zebra finches", abstract="Song learning in zebra finches.")])
     other.close()
     assert len(store.lexical_search(["zebra"], 10)) == 3
     db.close()

@@ -9,7 +9,7 @@ import pytest
 
 from retrieval.models import Paper
 from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.store import PaperStore
+from retrieval.storage.sqlite.store import SqlitePaperStore
 from retrieval.storage.sqlite.vectors import MissingVectors
 from retrieval.text import text_hash
 
@@ -19,7 +19,7 @@ MODEL = "m@1#split2"
 @pytest.fixture
 def store(tmp_path):
     db = Database(tmp_path / "lib.sqlite3")
-    yield PaperStore(db)
+    yield SqlitePaperStore(db)
     db.close()
 
 

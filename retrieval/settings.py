@@ -1,10 +1,16 @@
-"""Bot settings from the environment and ``.env`` (the environment wins)."""
+"""Every setting of paperbot, read once from the environment and ``.env`` (the environment wins).
+
+:class:`Settings` is built by the entry points (``paperbot``, the bot) and passed down: the
+library, storage, encoder and cogs take what they need from it, and nothing else reads the
+environment. :data:`ENV_VARS` is the one list of variables (``.env.example`` and the README table
+are checked against it).
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +35,24 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("PAPERBOT_ASK_COOLDOWN", "10", "Seconds a user waits between two /ask (0 disables the cooldown)."),
     ("PAPERBOT_DIGEST_SIZE", "10", "Papers per digest post and per /today (1-25)."),
     ("PAPERBOT_DATA_DIR", "", "Library folder (SQLite + index). Empty: the per-user data folder."),
+    (
+        "PAPERBOT_DATABASE_URL",
+        "",
+        "PostgreSQL + pgvector instead of the SQLite library, shared by every bot process, e.g. "
+        "postgresql://paperbot:secret@db.example.org:5432/paperbot. Empty: the SQLite library in PAPERBOT_DATA_DIR.",
+    ),
     ("PAPERBOT_MODEL", "", "Sentence-transformers model name or path. Empty: the bundled all-MiniLM-L6-v2."),
+    (
+        "PAPERBOT_CACHE_DIR",
+        "",
+        "Where ONNX exports of embedding models are cached (one per model, shared by all libraries). "
+        "Empty: the per-user cache folder.",
+    ),
+    (
+        "PAPERBOT_ENCODER_THREADS",
+        "",
+        "Advanced: onnxruntime threads of one forward pass. Empty: 2 (1 on a 1-core machine).",
+    ),
     ("PAPERBOT_HF_BASE", "https://huggingface.co", "Base URL of the Hugging Face daily papers API (the live feed)."),
     ("PAPERBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
     (
@@ -38,6 +61,17 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
         "Discord-API-compatible base URL, e.g. an HTTP proxy such as nirn-proxy (http://proxy:8080/api). Empty: Discord.",
     ),
     ("PAPERBOT_DIGEST_TICK", "60", "Seconds between two checks for due daily posts."),
+    (
+        "PAPERBOT_FUSION_WEIGHTS",
+        "",
+        "Advanced: score-fusion weights of paper cosine, sentence cosine, BM25 and IDF-weighted term coverage "
+        "(default 1,1,0.5,0.5).",
+    ),
+    (
+        "PAPERBOT_HNSW_THRESHOLD",
+        "20000",
+        "Advanced: from this many papers the dense index uses HNSW instead of exact search.",
+    ),
 )
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -47,8 +81,8 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class BotConfig:
-    """Everything the Discord adapter reads from the environment."""
+class Settings:
+    """Every setting (see :data:`ENV_VARS`); the defaults are those of an empty environment."""
 
     token: str = ""
     guild_id: int | None = None
@@ -63,16 +97,20 @@ class BotConfig:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     digest_tick: float = 60.0
+    database_url: str | None = None
+    cache_dir: Path | None = None
+    encoder_threads: int | None = None
+    fusion_weights: tuple[float, float, float, float] | None = None
+    hnsw_threshold: int = 20_000
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> BotConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
         """Read the settings from ``env`` (default: ``os.environ`` after loading ``.env``)."""
         if env is None:
             if dotenv:
                 # .env of the working directory (or a parent); values already in the environment win.
                 load_dotenv(find_dotenv(usecwd=True), override=False)
             env = os.environ
-        data_dir = env.get("PAPERBOT_DATA_DIR", "").strip()
         log_level = env.get("PAPERBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if log_level not in _LEVELS:
             raise ConfigError(f"PAPERBOT_LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {log_level[:40]!r}")
@@ -87,7 +125,7 @@ class BotConfig:
             sharded=_bool(env, "PAPERBOT_SHARDED", False) or shard_count is not None,
             ask_cooldown=_float(env, "PAPERBOT_ASK_COOLDOWN", 10.0),
             digest_size=_int(env, "PAPERBOT_DIGEST_SIZE", 10, minimum=1, maximum=25) or 10,
-            data_dir=Path(data_dir).expanduser() if data_dir else None,
+            data_dir=_path(env, "PAPERBOT_DATA_DIR"),
             model=env.get("PAPERBOT_MODEL", "").strip() or None,
             hf_base=env.get("PAPERBOT_HF_BASE", "").strip().rstrip("/") or None,
             log_level=log_level,
@@ -95,6 +133,11 @@ class BotConfig:
             shard_count=shard_count,
             shard_ids=shard_ids,
             digest_tick=tick,
+            database_url=_database_url(env),
+            cache_dir=_path(env, "PAPERBOT_CACHE_DIR"),
+            encoder_threads=_int(env, "PAPERBOT_ENCODER_THREADS", None, minimum=1),
+            fusion_weights=_weights(env),
+            hnsw_threshold=_int(env, "PAPERBOT_HNSW_THRESHOLD", 20_000, minimum=1) or 20_000,
         )
 
     @property
@@ -103,12 +146,6 @@ class BotConfig:
         if not self.api_base:
             return None
         return self.api_base if re.search(r"/v\d+$", self.api_base) else f"{self.api_base}/v10"
-
-    def on_my_shards(self, guild_id: int) -> bool:
-        """Whether this process serves ``guild_id`` (Discord's rule: shard = (guild_id >> 22) % shard_count)."""
-        if not self.shard_count or self.shard_ids is None:
-            return True
-        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     def check_token(self) -> None:
         """Raise :class:`ConfigError` with one clear line when the token is missing or malformed."""
@@ -120,6 +157,39 @@ class BotConfig:
             raise ConfigError(
                 "DISCORD_TOKEN is malformed: expected three dot-separated parts as shown by the developer portal"
             )
+
+
+def on_shards(guild_id: int, shard_count: int | None, shard_ids: Sequence[int] | None) -> bool:
+    """Whether ``guild_id`` is on one of ``shard_ids`` (Discord's rule: shard = (guild_id >> 22) % shard_count).
+
+    No shard count or no shard list: every server is ours.
+    """
+    if not shard_count or shard_ids is None:
+        return True
+    return (guild_id >> 22) % shard_count in shard_ids
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    # Checked where it is opened (retrieval.storage.factory), as a --database-url is.
+    return env.get("PAPERBOT_DATABASE_URL", "").strip() or None
+
+
+def _weights(env: Mapping[str, str]) -> tuple[float, float, float, float] | None:
+    raw = env.get("PAPERBOT_FUSION_WEIGHTS", "").strip()
+    if not raw:
+        return None
+    try:
+        values = tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise ConfigError(f"PAPERBOT_FUSION_WEIGHTS must be four comma-separated numbers, got {raw[:40]!r}")
+    return values  # type: ignore[return-value]
 
 
 def _api_base(env: Mapping[str, str]) -> str | None:

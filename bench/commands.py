@@ -1,0 +1,124 @@
+"""``paperbot bench`` and ``paperbot eval``: the measurement commands, added to the ``paperbot`` CLI.
+
+Registered as an entry point of the group ``paperbot.commands`` (see ``pyproject.toml``), so the
+CLI finds them without importing ``bench``: measurement depends on the product, never the reverse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.cli import EXIT_USAGE, open_library
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``bench`` and ``eval`` to the ``paperbot`` subparsers."""
+    p = sub.add_parser("bench", help="measure latency, cold start, build time, memory, scale")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="synthetic library sizes (default 10,000 and 100,000; with --database-url 100,000 and 1,000,000)",
+    )
+    p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller synthetic sizes")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("../shared/benchmarks/scifact-train/corpus.jsonl"),
+        help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
+    )
+    p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
+    p.add_argument("--questions", type=Path, default=Path("tests/data/dev_questions.jsonl"))
+    p.add_argument("--unanswerable", type=Path, default=Path("tests/data/dev_unanswerable.jsonl"))
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--ranking",
+        type=Path,
+        default=None,
+        help='a ranking benchmark instead (JSONL {"id", "q", "relevant": [paper ids]}): nDCG@10, Recall@10, MRR@10 '
+        "of the library beside plain BM25 and plain MiniLM, on all queries and on the even / odd id halves",
+    )
+    p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument(
+        "--fit-sentences",
+        action="store_true",
+        help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
+    )
+    p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
+    p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
+    p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run the benchmark and print its figures."""
+    from bench.library_bench import run_bench
+
+    url = args.settings.database_url
+    if url:
+        from bench.postgres_bench import run_postgres_bench
+
+        sizes = [10_000] if args.quick else (args.sizes or [100_000, 1_000_000])
+        results = run_postgres_bench(url, sizes, sizes[0], out)
+        if args.json:
+            out.write(json.dumps(results, default=str) + "\n")
+        return 0
+    results = run_bench(
+        args.data_dir,
+        model=args.model,
+        sizes=args.sizes or [10_000, 100_000],
+        quick=args.quick,
+        out=out,
+        corpus=args.corpus,
+    )
+    if args.json:
+        out.write(json.dumps(results, default=str) + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Measure retrieval and answer quality on question sets."""
+    from bench.evaluate import evaluate, fit_abstention, format_report
+
+    library = open_library(args)
+    if args.fit_sentences:
+        from bench.sentence_fit import fit_sentence_model
+
+        held_out = [args.questions] if args.questions else []
+        out.write(json.dumps(fit_sentence_model(library, args.fit_answerable, held_out)) + "\n")
+        return 0
+    if args.topics:
+        from bench.topic_eval import format_topic_report, message_floor_report, topic_threshold_report
+
+        topic_report = topic_threshold_report(library)
+        answerable = [args.questions, Path("tests/data/dev_claims.jsonl")]
+        topic_report["message floor"] = message_floor_report(library, answerable, [args.unanswerable])
+        out.write(
+            (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
+        )
+        return 0
+    if args.fit:
+        fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
+        out.write(json.dumps(fitted) + "\n")
+        return 0
+    if args.ranking:
+        from bench.evaluate import evaluate_ranking, format_ranking_report
+
+        if not args.ranking.is_file():
+            sys.stderr.write(f"error: no such file: {args.ranking}\n")
+            return EXIT_USAGE
+        ranked = evaluate_ranking(library, args.ranking)
+        out.write((json.dumps(ranked) if args.json else format_ranking_report(ranked)) + "\n")
+        return 0
+    report = evaluate(library, args.questions, args.unanswerable, top_k=args.top_k)
+    out.write((json.dumps(report) if args.json else format_report(report)) + "\n")
+    return 0

@@ -1,0 +1,80 @@
+"""Rules every backend applies alike: how a record merges into a stored paper, a paper's vector, chunking.
+
+Backends share these through this module, never through each other's modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from retrieval.models import Paper
+from retrieval.text import text_hash
+
+T = TypeVar("T")
+
+
+def paper_vectors(sentence_vectors: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each paper's vector: the normalized mean of its sentence vectors.
+
+    Measured against encoding title + abstract in one pass (dev questions and claims): the
+    same Recall@1, while covering the whole abstract instead of the model's first 256
+    tokens, and embedding each text once halves build and ingest time.
+    """
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    # Summed in float32 straight from float16 rows: no float32 copy of every sentence vector.
+    sums = np.add.reduceat(sentence_vectors, starts, axis=0, dtype=np.float32)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def merge_paper(old: Paper, new: Paper, by_id: bool) -> Paper:
+    """What a stored paper becomes when a new record of it arrives (both backends merge alike).
+
+    Text changes only when the same record (by id) says so; a title match keeps the stored text.
+    The rest fills in what the new record adds (arXiv id, links, authors, fresher upvotes).
+    """
+    title, abstract = old.title, old.abstract
+    if by_id and new.abstract and (new.title, new.abstract) != (old.title, old.abstract):
+        title, abstract = new.title, new.abstract
+    return replace(
+        old,
+        title=title,
+        abstract=abstract,
+        arxiv_id=old.arxiv_id or new.arxiv_id,
+        url=new.url or old.url,
+        authors=new.authors or old.authors,
+        author_count=new.author_count or (len(new.authors) if new.authors else None) or old.author_count,
+        published=old.published or new.published,
+        upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
+        github=new.github or old.github,
+        project_page=new.project_page or old.project_page,
+    )
+
+
+def stored_record(old: Paper | None, new: Paper, by_id: bool) -> tuple[Paper, str]:
+    """What a backend stores for ``new``: the paper (merged into ``old`` when one matched) and its text hash.
+
+    ``by_id`` says whether ``old`` matched by arXiv or source id (not by title): see :func:`merge_paper`.
+    """
+    paper = new if old is None else merge_paper(old, new, by_id)
+    return paper, text_hash(paper.title, paper.abstract)
+
+
+def redact(url: str) -> str:
+    """A database URL with its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
