@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import discord
 import pytest
+from discord import app_commands
 
 from bot.app import PaperBot
 from bot.fake_interaction import mock_interaction
@@ -47,3 +48,14 @@ def sent(interaction: discord.Interaction) -> dict:
     if interaction.followup.send.await_count:
         return interaction.followup.send.await_args.kwargs
     return interaction.response.send_message.await_args.kwargs
+
+
+async def invoke(command: app_commands.Command, cog: object, interaction: discord.Interaction, *args: object) -> None:
+    """Run a slash command as discord.py dispatches it: an error it raises reaches the bot's one error handler."""
+    try:
+        await command.callback(cog, interaction, *args)  # type: ignore[arg-type]
+    except app_commands.AppCommandError as error:
+        await interaction.client.on_app_command_error(interaction, error)  # type: ignore[attr-defined]
+    except Exception as exc:
+        error = app_commands.CommandInvokeError(command, exc)
+        await interaction.client.on_app_command_error(interaction, error)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.state import BotState
-from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.storage import SqliteStorage
 from tests.e2e.discord_rules import EPHEMERAL
 from tests.e2e.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, Guild
 from tests.retrieval.sources.feed_support import api_item, listing
@@ -30,8 +30,8 @@ def noon_zone() -> tuple[str, datetime]:
 def seed_schedule(data_dir: Path, guild: Guild, channel_id: int) -> date:
     """A daily post set up two hours ago for an hour ago, local time: due at the bot's first tick."""
     zone, local = noon_zone()
-    with contextlib.closing(Database(data_dir / "library.sqlite3")) as db:
-        BotState(db).save_settings(
+    with contextlib.closing(SqliteStorage(data_dir)) as storage:
+        BotState(storage.state).save_settings(
             guild.id,
             channel_id,
             time((local - timedelta(hours=1)).hour, local.minute),

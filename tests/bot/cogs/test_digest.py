@@ -14,7 +14,7 @@ from bot.app import PaperBot
 from bot.cogs.digest import DigestCog, next_post, settings_embed, timezone_choices
 from bot.render import limits
 from bot.state import GuildSettings, LogEntry, PostStatus
-from tests.bot.conftest import sent
+from tests.bot.conftest import invoke, sent
 from tests.conftest import BACKENDS
 
 # Tests that touch bot state run on SQLite and on PostgreSQL (a fresh database of each): @BACKENDS.
@@ -79,7 +79,7 @@ async def test_set_warns_when_the_bot_cannot_post_in_the_channel(cog, make_inter
 @BACKENDS
 async def test_set_rejects_a_bad_time_or_timezone_without_saving(cog, bot, make_interaction, time_text, tz, message):
     interaction = make_interaction(manage_guild=True)
-    await cog.set_.callback(cog, interaction, make_channel(), time_text, tz, None)
+    await invoke(cog.set_, cog, interaction, make_channel(), time_text, tz, None)
     assert message in sent(interaction)["content"] and sent(interaction)["ephemeral"] is True
     assert bot.state.get_settings(1) is None
 

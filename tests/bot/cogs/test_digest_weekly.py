@@ -11,7 +11,7 @@ from bot.cogs.digest import DigestCog, next_post, settings_embed
 from bot.render import limits
 from bot.state import WEEKLY, GuildSettings, LogEntry, PostStatus, SettingsError, is_due, parse_schedule
 from tests.bot.cogs.test_digest import BEFORE, make_channel
-from tests.bot.conftest import sent
+from tests.bot.conftest import invoke, sent
 
 DAY = date(2026, 11, 12)  # a Thursday, the newest day of the bundled corpus
 THURSDAY_NINE = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
@@ -69,7 +69,7 @@ async def test_set_weekly_saves_and_shows_the_weekday(cog, bot, make_interaction
 
 async def test_set_weekly_without_a_weekday_is_refused_and_saves_nothing(cog, bot, make_interaction):
     interaction = make_interaction(manage_guild=True)
-    await cog.set_.callback(cog, interaction, make_channel(), "09:00", "UTC", None, "weekly", None)
+    await invoke(cog.set_, cog, interaction, make_channel(), "09:00", "UTC", None, "weekly", None)
     assert "weekday" in sent(interaction)["content"] and bot.state.get_settings(1) is None
 
 

@@ -15,7 +15,7 @@ from bot.fake_interaction import mock_interaction
 from bot.render import limits
 from retrieval.query.follows import MAX_FOLLOWS
 from retrieval.storage.protocol import DmStatus
-from tests.bot.conftest import sent
+from tests.bot.conftest import invoke, sent
 from tests.conftest import BACKENDS, make_papers
 
 pytestmark = BACKENDS  # the commands and the DMs on SQLite and on PostgreSQL
@@ -88,10 +88,10 @@ async def test_the_limit_and_duplicates_are_explained(cog, fresh_bot, make_inter
     for i in range(MAX_FOLLOWS):
         fresh_bot.state.follows.add(1, "topic", f"topic {i}")
     interaction = make_interaction(user_id=1)
-    await cog.topic.callback(cog, interaction, "one more")
+    await invoke(cog.topic, cog, interaction, "one more")
     assert str(MAX_FOLLOWS) in sent(interaction)["content"]
     duplicate = make_interaction(user_id=1)
-    await cog.topic.callback(cog, duplicate, "TOPIC 3")
+    await invoke(cog.topic, cog, duplicate, "TOPIC 3")
     assert "already follow" in sent(duplicate)["content"]
 
 

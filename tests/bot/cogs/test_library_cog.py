@@ -12,7 +12,7 @@ from bot.app import PaperBot
 from bot.cogs.library import LibraryCog
 from bot.render import limits
 from bot.state import BotState
-from tests.bot.conftest import sent
+from tests.bot.conftest import invoke, sent
 from tests.conftest import BACKENDS
 from tests.retrieval.sources.feed_support import api_item, fast_config
 
@@ -66,7 +66,7 @@ async def test_an_unknown_id_is_explained_privately_and_adds_nothing(fresh_bot, 
     calls: list[str] = []
     cog = LibraryCog(fresh_bot, fast_config(await api(serve, calls)))
     interaction = interaction_for(fresh_bot, manage_guild=True)
-    await cog.add.callback(cog, interaction, "2402.00001")
+    await invoke(cog.add, cog, interaction, "2402.00001")
     assert "no paper 2402.00001" in sent(interaction)["content"] and sent(interaction)["ephemeral"] is True
     assert fresh_bot.library.store.count() == 0
 
@@ -75,7 +75,7 @@ async def test_a_bad_id_is_answered_at_once_without_fetching(fresh_bot, serve):
     calls: list[str] = []
     cog = LibraryCog(fresh_bot, fast_config(await api(serve, calls)))
     interaction = interaction_for(fresh_bot, manage_guild=True)
-    await cog.add.callback(cog, interaction, "the attention paper")
+    await invoke(cog.add, cog, interaction, "the attention paper")
     interaction.response.defer.assert_not_awaited()
     assert "not an arXiv id" in sent(interaction)["content"] and calls == []
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 
 from retrieval.ingest import vector_key
 from retrieval.storage.sqlite.index import MANIFEST
-from tests.conftest import make_papers
+from tests.conftest import SETTINGS, make_papers
 
 
 def current_gen(lib):
@@ -47,7 +48,7 @@ def test_adding_papers_extends_the_index_without_reembedding_the_rest(open_libra
 
 
 def vector_rows(lib):
-    with lib.db.read() as conn:
+    with lib.storage.db.read() as conn:
         rows = conn.execute("SELECT paper_id, model, rowid, vectors FROM paper_vectors ORDER BY paper_id").fetchall()
     return [tuple(r) for r in rows]
 
@@ -114,16 +115,13 @@ def test_another_process_adding_papers_is_picked_up_on_the_next_search(open_libr
 
 
 def test_past_the_threshold_the_index_switches_to_hnsw_and_reloads_as_hnsw(open_library, monkeypatch):
-    import retrieval.storage.sqlite.index
-
-    monkeypatch.setattr(retrieval.storage.sqlite.index, "HNSW_THRESHOLD", 6)
-    lib = open_library("h")
+    lib = open_library("h", settings=replace(SETTINGS, hnsw_threshold=6))
     lib.add_papers(make_papers(4))
     assert lib.index.index_type == "flat"
     lib.add_papers(make_papers(4, prefix="More"))
     assert lib.index.index_type == "hnsw" and current_gen(lib)[0]["index_type"] == "hnsw"
     lib.close()
-    again = open_library("h")
+    again = open_library("h", settings=replace(SETTINGS, hnsw_threshold=6))
     assert again.index.index_type == "hnsw" and again.index.size == 8
     assert again.search("More 3: Graph neural networks for molecules", 1)[0].paper.ext_id == "more-3"
 
