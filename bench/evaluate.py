@@ -18,7 +18,7 @@ import numpy as np
 
 from retrieval.library import Library
 from retrieval.models import Paper
-from retrieval.query.responder import abstention_signals
+from retrieval.query.abstain import abstention_signals
 from retrieval.text import clean_question, normalize_title, query_terms
 
 # Question kinds (the "kind" field of a question set) whose answer is one fact: a number or a name.

@@ -20,6 +20,7 @@ from retrieval.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     from retrieval.library import Library
+from retrieval.models import Reason
 
 log = logging.getLogger("paperbot")
 
@@ -64,9 +65,9 @@ def _positive(value: str) -> int:
 
 def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Answer one question, or one per line of standard input with ``-``."""
-    from retrieval.text import clean_question, has_content
+    from retrieval.query.abstain import is_empty_question
 
-    if args.question != "-" and not has_content(clean_question(args.question)) and not args.json:
+    if args.question != "-" and is_empty_question(args.question) and not args.json:
         print(
             "error: the question is empty; ask something like: paperbot ask 'papers on model merging?'", file=sys.stderr
         )
@@ -87,7 +88,7 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         out.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
     else:
         out.write(render_answer(answer) + "\n")
-    return 1 if answer.reason == "no_such_paper" else 0
+    return 1 if answer.reason == Reason.NO_SUCH_PAPER else 0
 
 
 def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
 from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
+from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
@@ -168,7 +169,7 @@ class Library:
         started = time.perf_counter()
         cleaned = clean_question(question)
         top_k = max(1, min(int(top_k), 25))
-        if not has_content(cleaned):
+        if is_empty_question(cleaned):
             return empty_answer(cleaned, self.store.count(), (time.perf_counter() - started) * 1000)
         with self._lock:
             result = self.searcher.search(cleaned, top_k)
@@ -183,7 +184,7 @@ class Library:
         started = time.perf_counter()
         cleaned = clean_question(question)
         size = self.store.count()
-        if not has_content(cleaned):
+        if is_empty_question(cleaned):
             return empty_answer(cleaned, size, (time.perf_counter() - started) * 1000)
         found = self.resolve_paper(paper)
         if found is None:

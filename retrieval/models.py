@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,16 @@ class Quote:
     score: float
 
 
+class Reason(StrEnum):
+    """Why an answer has no quotes (``NONE``: it has); str-valued, so it reads and serializes as before."""
+
+    NONE = ""
+    EMPTY = "empty"  # no usable question
+    NOT_COVERED = "not_covered"  # no paper of the library answers it
+    NO_SUCH_PAPER = "no_such_paper"  # asking one paper: none matches what the user named
+    NOT_IN_PAPER = "not_in_paper"  # asking one paper: its abstract does not say
+
+
 @dataclass(frozen=True)
 class Answer:
     """An extractive answer: quotes from abstracts, cited sources, or an abstention."""
@@ -88,9 +99,8 @@ class Answer:
     quotes: tuple[Quote, ...] = ()
     took_ms: float = 0.0
     library_size: int = 0
-    # Why there is no answer: "empty" (no usable question), "not_covered", "no_such_paper" /
-    # "not_in_paper" (asking about one paper: none matches, or its abstract does not say), or "".
-    reason: str = ""
+    # Why there is no answer (decided in retrieval.query.abstain).
+    reason: Reason = Reason.NONE
     confidence: float = 0.0
 
     def to_json(self) -> dict[str, object]:

@@ -19,7 +19,7 @@ from bot.cogs.paper import picked_id, suggest
 from bot.interactions import NO_MENTIONS, reply
 from bot.render.embeds import answer_embed, similar_embed
 from retrieval.models import Answer, Hit, Paper
-from retrieval.text import clean_question, has_content
+from retrieval.query.abstain import is_empty_question
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -173,7 +173,7 @@ class AskCog(commands.Cog):
 
         A question with no words (only mentions, emoji or punctuation) gets a private hint instead.
         """
-        if not has_content(clean_question(question)):
+        if is_empty_question(question):
             await reply(interaction, NO_WORDS)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)

@@ -13,7 +13,7 @@ import discord
 from bot.render import limits
 from bot.render.limits import link, plain, safe, shrink_to_fit, truncate
 from retrieval.links import paper_links, primary_url
-from retrieval.models import Answer, Digest, DigestEntry, Hit, Link, Paper, Source
+from retrieval.models import Answer, Digest, DigestEntry, Hit, Link, Paper, Reason, Source
 
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
@@ -109,16 +109,16 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 
 def _abstention_embed(answer: Answer) -> discord.Embed:
-    titles = {"no_such_paper": "No such paper", "not_in_paper": "Not in this paper"}
+    titles = {Reason.NO_SUCH_PAPER: "No such paper", Reason.NOT_IN_PAPER: "Not in this paper"}
     embed = discord.Embed(title=titles.get(answer.reason, "Not covered by the library"), colour=ABSTAIN_COLOUR)
     embed.set_author(name=plain(answer.question, limits.AUTHOR) or "Question")
-    if answer.reason == "no_such_paper":
+    if answer.reason == Reason.NO_SUCH_PAPER:
         head = (
             "No paper in the library matches that; pick a suggestion as you type, or use its exact title or arXiv id."
         )
-    elif answer.reason == "not_in_paper" and answer.sources:
+    elif answer.reason == Reason.NOT_IN_PAPER and answer.sources:
         head = f"{link(answer.sources[0].title, answer.sources[0].url, 500)} does not say: nothing in its abstract answers that."
-    elif answer.reason == "empty":
+    elif answer.reason == Reason.EMPTY:
         head = "That question has no searchable words. Try a few keywords, e.g. `/ask what is speculative decoding`."
     else:
         head = f"None of the {answer.library_size} papers in the library answers this."

@@ -7,40 +7,16 @@ stored data.
 
 from __future__ import annotations
 
-import math
 import time
 
 from retrieval.links import paper_links
 from retrieval.models import Answer, Hit, Quote, Source
+from retrieval.query.abstain import Reason, is_covered, paper_says
 from retrieval.query.search import SearchResult
 
 MAX_QUOTES = 3
 # Further quotes from the top paper must score within this margin of its best sentence.
 QUOTE_MARGIN = 2.5
-
-# Abstention: a logistic model over three measured signals of how well the library
-# matches the question: the best sentence cosine and the best paper cosine among all
-# candidates, and the top paper's fused rank score (high when every retriever puts it
-# first). Fitted on tests/data (dev questions and half the hold-out questions against
-# out-of-library questions) by `paperbot eval --fit`; the threshold answers 99% of the
-# fitting set's covered questions. Word overlap is left out on purpose: it made the model
-# refuse questions that paraphrase their paper.
-ABSTAIN_WEIGHTS = (3.42, 3.3, 1.78)
-ABSTAIN_BIAS = -2.97
-ABSTAIN_THRESHOLD = 0.671
-
-
-def abstention_signals(result: SearchResult) -> tuple[float, float, float]:
-    """What the abstention model reads: best sentence cosine, best paper cosine, the top paper's fused score."""
-    top_fused = result.top_rrf if result.hits else 0.0
-    return result.top_sentence, result.top_doc, top_fused
-
-
-def coverage_confidence(top_sentence: float, top_doc: float, top_fused: float) -> float:
-    """Probability-like confidence that the library covers the question."""
-    w_sent, w_doc, w_fused = ABSTAIN_WEIGHTS
-    z = w_sent * top_sentence + w_doc * top_doc + w_fused * top_fused + ABSTAIN_BIAS
-    return 1.0 / (1.0 + math.exp(-z))
 
 
 def _source(hit: Hit) -> Source:
@@ -111,8 +87,8 @@ def format_answer_text(quotes: list[Quote], sources: list[Source], abstained: bo
 def compose_answer(question: str, result: SearchResult, *, started: float) -> Answer:
     """An :class:`Answer` from search results: quotes and sources, or an abstention with the closest titles."""
     sources = [_source(hit) for hit in result.hits]
-    confidence = coverage_confidence(*abstention_signals(result)) if result.hits else 0.0
-    abstained = confidence < ABSTAIN_THRESHOLD
+    covered, confidence = is_covered(result)
+    abstained = not covered
     quotes: list[Quote] = []
     if not abstained:
         quotes = select_quotes(result)
@@ -125,22 +101,16 @@ def compose_answer(question: str, result: SearchResult, *, started: float) -> An
         quotes=tuple(quotes),
         took_ms=(time.perf_counter() - started) * 1000,
         library_size=result.library_size,
-        reason="not_covered" if abstained else "",
+        reason=Reason.NOT_COVERED if abstained else Reason.NONE,
         confidence=confidence,
     )
-
-
-# Asking about one paper: it "does not say" when its best sentence is this far from the
-# question (cosine). Set on dev questions asked of their own paper (answered) against the
-# same questions asked of another paper (should not be); see bench/evaluate.py.
-PAPER_SAYS_COSINE = 0.35
 
 
 def compose_paper_answer(question: str, result: SearchResult, *, started: float) -> Answer:
     """The answer from one paper (``result`` holds it alone): its best sentences, or that it does not say."""
     hit = result.hits[0]
     source = _source(hit)
-    says = result.top_sentence >= PAPER_SAYS_COSINE
+    says = paper_says(result)
     quotes = select_quotes(result) if says else []
     if says:
         text = format_answer_text(quotes, [source], False, result.library_size)
@@ -154,7 +124,7 @@ def compose_paper_answer(question: str, result: SearchResult, *, started: float)
         quotes=tuple(quotes),
         took_ms=(time.perf_counter() - started) * 1000,
         library_size=result.library_size,
-        reason="" if says else "not_in_paper",
+        reason=Reason.NONE if says else Reason.NOT_IN_PAPER,
         confidence=result.top_sentence,
     )
 
@@ -168,7 +138,7 @@ def paper_not_found(question: str, paper: str, library_size: int, *, started: fl
         sources=(),
         took_ms=(time.perf_counter() - started) * 1000,
         library_size=library_size,
-        reason="no_such_paper",
+        reason=Reason.NO_SUCH_PAPER,
     )
 
 
@@ -181,5 +151,5 @@ def empty_answer(question: str, library_size: int, took_ms: float) -> Answer:
         sources=(),
         took_ms=took_ms,
         library_size=library_size,
-        reason="empty",
+        reason=Reason.EMPTY,
     )

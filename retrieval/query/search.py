@@ -26,14 +26,9 @@ from retrieval.text import query_terms, split_sentences, strip_framing
 log = logging.getLogger(__name__)
 
 CANDIDATES = 100
-RRF_K = 10.0
 # Lexical searches in flight at once (one per concurrent question; more wait their turn).
 LEXICAL_WORKERS = 4
 
-
-# Reciprocal-rank fusion weights: no longer what ranks, but the top paper's RRF score is one of the
-# abstention model's signals (how much every retriever puts that paper first), fitted with these.
-RRF_WEIGHTS = (2.0, 1.0, 2.0, 1.0)
 # Score fusion weights of (paper cosine, best-sentence cosine, BM25, term coverage): see fuse_scores.
 DEFAULT_WEIGHTS = (1.0, 1.0, 0.5, 0.5)
 # Where a candidate without the signal (no question word at all) stands, in standard deviations.
@@ -50,20 +45,10 @@ class SearchResult:
     # Cosine of the best sentence / paper among all candidates.
     top_sentence: float = 0.0
     top_doc: float = 0.0
-    # The top paper's reciprocal-rank fusion score (an abstention signal: see RRF_WEIGHTS).
-    top_rrf: float = 0.0
+    # The candidates' ranking signals (what retrieval.query.abstain reads besides the hits).
+    signals: Signals | None = None
     # Each hit's abstract sentences in order, with their answer score (see retrieval.query.sentences), by paper id.
     sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
-
-
-def _ranks(scores: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """1-based rank of each score (higher first); invalid entries get +inf."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    if valid is not None:
-        ranks[~valid] = np.inf
-    return ranks
 
 
 @dataclass
@@ -107,18 +92,6 @@ def fuse_scores(sig: Signals, weights: Sequence[float] | None = None) -> np.ndar
         + w_cover * _standard(sig.cover)
     )
     return fused + np.array([100.0 if i in sig.exact else 0.0 for i in sig.ids.tolist()])
-
-
-def fuse_ranks(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
-    """Weighted reciprocal-rank fusion of the signals; exact title / id matches on top."""
-    w_doc, w_sent, w_lex, w_cover = weights or RRF_WEIGHTS
-    fused = (
-        w_doc / (RRF_K + _ranks(sig.doc))
-        + w_sent / (RRF_K + _ranks(sig.sent))
-        + w_lex / (RRF_K + _ranks(sig.lex, sig.lex > 0))
-        + w_cover / (RRF_K + _ranks(sig.cover, sig.cover > 0))
-    )
-    return fused + np.array([1.0 if i in sig.exact else 0.0 for i in sig.ids.tolist()])
 
 
 class HybridSearcher:
@@ -229,7 +202,7 @@ class HybridSearcher:
             library_size=size,
             top_sentence=float(sent.max()),
             top_doc=float(doc.max()),
-            top_rrf=float(fuse_ranks(sig)[order[0]]),
+            signals=sig,
             sentences=scored_sentences,
         )
 
