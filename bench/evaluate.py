@@ -220,3 +220,49 @@ def format_ranking_report(report: dict[str, Any]) -> str:
             shown = "  ".join(f"{key} {value:.3f}" for key, value in figures.items())
             lines.append(f"  {name:7s} {split:5s} {shown}")
     return "\n".join(lines)
+
+
+def evaluate_paper_questions(library: Library, path: Path, split: str | None = None) -> dict[str, Any]:
+    """Questions asked of one paper (``{"paper", "question", "kind", "split", "answer_sentence"?}``).
+
+    ``kind``: "generic" (what they propose, the main result, a summary...: must be answered with a
+    verbatim quote), "specific" (must be answered, quoting ``answer_sentence``), "absent" (the
+    abstract does not say: must be "does not say"). ``split``: only the rows of that split.
+    """
+    from retrieval.text import split_sentences
+
+    rows = [r for r in _read(path) if split is None or r.get("split") == split]
+    counts: dict[str, list[bool]] = {"generic": [], "specific_answered": [], "specific_contains": [], "absent": []}
+    misses: list[dict[str, Any]] = []
+    for row in rows:
+        answer = library.ask_paper(row["question"], row["paper"])
+        paper = library.resolve_paper(row["paper"])
+        abstract = " ".join(split_sentences(paper.abstract)) if paper else ""
+        verbatim = bool(answer.quotes) and all(q.text in abstract for q in answer.quotes)
+        if row["kind"] == "generic":
+            ok = not answer.abstained and verbatim
+            counts["generic"].append(ok)
+        elif row["kind"] == "specific":
+            counts["specific_answered"].append(not answer.abstained)
+            ok = not answer.abstained and row["answer_sentence"] in answer.text
+            counts["specific_contains"].append(ok)
+        else:
+            ok = answer.abstained
+            counts["absent"].append(ok)
+        if not ok:
+            misses.append({"question": row["question"], "paper": row["paper"][:40], "kind": row["kind"],
+                           "quotes": [q.text[:80] for q in answer.quotes]})  # fmt: skip
+    report: dict[str, Any] = {k: f"{sum(v)}/{len(v)}" for k, v in counts.items()}
+    report["misses"] = misses
+    return report
+
+
+def evaluate_own_vs_other_paper(library: Library, path: Path, shift: int = 7) -> dict[str, float]:
+    """Answerable questions asked of their own paper (should be answered) and of another one (should not)."""
+    rows = _read(path)
+    own = other = 0
+    for i, row in enumerate(rows):
+        own += not library.ask_paper(row["question"], row["title"]).abstained
+        other += library.ask_paper(row["question"], rows[(i + shift) % len(rows)]["title"]).abstained
+    n = len(rows) or 1
+    return {"answered_own_paper": own / n, "not_answered_other_paper": other / n}

@@ -280,6 +280,15 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
         )
         return 0
+    if args.paper_questions:
+        from bench.evaluate import evaluate_own_vs_other_paper, evaluate_paper_questions
+
+        figures: dict[str, object] = {
+            split: evaluate_paper_questions(library, args.paper_questions, split) for split in ("tune", "holdout")
+        }
+        figures["own vs other paper"] = evaluate_own_vs_other_paper(library, args.questions)
+        out.write(json.dumps(figures) + "\n")
+        return 0
     if args.fit:
         fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
         out.write(json.dumps(fitted) + "\n")
@@ -416,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
     )
     p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
+    p.add_argument(
+        "--paper-questions",
+        type=Path,
+        default=None,
+        help="questions asked of one paper instead (tests/data/paper_questions.jsonl): generic ones answered, "
+        "specific ones quoting their sentence, absent ones 'does not say'; tune and hold-out splits",
+    )
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)

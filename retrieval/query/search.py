@@ -20,6 +20,7 @@ import numpy as np
 from retrieval.encoder.embedder import Embedder
 from retrieval.models import Hit, Paper
 from retrieval.query.asks import asked_for
+from retrieval.query.generic import facet_sentences, generic_facets
 from retrieval.query.sentences import idf, score_sentences
 from retrieval.storage.protocol import PaperStore, VectorIndex
 from retrieval.text import query_terms, split_sentences, strip_framing
@@ -65,6 +66,8 @@ class SearchResult:
     top_doc: float = 0.0
     # The candidates' ranking signals (what retrieval.query.abstain reads besides the hits).
     signals: Signals | None = None
+    # Asking one paper a generic question ("what do they propose?"): the facets asked (retrieval.query.generic).
+    facets: tuple[str, ...] = ()
     # Each hit's abstract sentences in order, with their answer score (see retrieval.query.sentences), by paper id.
     sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
@@ -226,7 +229,13 @@ class HybridSearcher:
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
         qvec = self.embedder.encode_query(topic)
         sentences, cosines = self.sentence_cosines(qvec, paper)
-        scores = score_sentences(sentences, cosines, terms, term_idf, asked_for(topic))
+        ask = asked_for(topic)
+        scores = score_sentences(sentences, cosines, terms, term_idf, ask)
+        facets = generic_facets(topic)
+        if facets:
+            # Answered by the sentences that play the asked role (contribution, result...), not by meaning.
+            chosen = facet_sentences(sentences, self._centrality(paper, len(sentences)), facets, cosines)
+            scores = [10.0 - 0.01 * chosen.index(i) if i in chosen else s - 100.0 for i, s in enumerate(scores)]
         best = max(range(len(scores)), key=scores.__getitem__)
         assert paper.id is not None
         hit = Hit(
@@ -243,7 +252,15 @@ class HybridSearcher:
             top_sentence=max(cosines),
             top_doc=hit.dense_score,
             sentences={paper.id: list(zip(sentences, scores, strict=True))},
+            facets=tuple(facets),
         )
+
+    def _centrality(self, paper: Paper, n: int) -> list[float]:
+        """Each sentence's cosine to its paper's vector (how much of the abstract it stands for)."""
+        assert paper.id is not None
+        vec = self.index.paper_vector(paper.id)
+        scores = self.index.sentence_scores(vec, paper.id) if vec is not None else []
+        return [float(x) for x in scores] if len(scores) == n else [0.0] * n
 
     @staticmethod
     def _coverage(matches: dict[str, np.ndarray], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:
