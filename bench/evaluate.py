@@ -14,11 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from retrieval.library import Library
 from retrieval.models import Paper
-from retrieval.query.abstain import abstention_signals
 from retrieval.text import clean_question, normalize_title, query_terms
 
 # Question kinds (the "kind" field of a question set) whose answer is one fact: a number or a name.
@@ -92,40 +89,6 @@ def evaluate(library: Library, questions: Path | None, unanswerable: Path | None
         **kinds,
         "misses": misses,
         "false_answers": false_answers,
-    }
-
-
-def abstention_features(library: Library, question: str) -> list[float]:
-    """The responder's abstention signals for a question, cleaned as ``Library.ask`` cleans it."""
-    return list(abstention_signals(library.searcher.search(clean_question(question), 5)))
-
-
-def fit_abstention(
-    library: Library, answerable: list[Path], unanswerable: list[Path], answer_share: float = 0.99
-) -> dict[str, Any]:
-    """Fit the abstention model: logistic regression (NumPy, IRLS, L2 of 1: stronger fits generalized worse to held-out questions) on covered vs. uncovered
-    questions, and the threshold that answers ``answer_share`` of the covered ones."""
-    pos = [abstention_features(library, x["question"]) for p in answerable for x in _read(p)]
-    neg = [abstention_features(library, x["question"]) for p in unanswerable for x in _read(p)]
-    x = np.hstack([np.asarray(pos + neg), np.ones((len(pos) + len(neg), 1))])
-    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    w = np.zeros(x.shape[1])
-    ridge = np.eye(x.shape[1]) * 1.0
-    ridge[-1, -1] = 0.0  # the bias is not penalized
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-x @ w))
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
-        w -= np.linalg.solve(hessian, x.T @ (p - y) + ridge @ w)
-    confidence = 1.0 / (1.0 + np.exp(-x @ w))
-    threshold = float(np.quantile(confidence[: len(pos)], 1.0 - answer_share))
-    return {
-        "weights": [round(float(v), 2) for v in w[:-1]],
-        "bias": round(float(w[-1]), 2),
-        "threshold": round(threshold, 3),
-        "answered_covered": float(np.mean(confidence[: len(pos)] >= threshold)),
-        "abstained_uncovered": float(np.mean(confidence[len(pos) :] < threshold)),
-        "covered": len(pos),
-        "uncovered": len(neg),
     }
 
 

@@ -261,7 +261,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Measure retrieval and answer quality on question sets."""
-    from bench.evaluate import evaluate, fit_abstention, format_report
+    from bench.evaluate import evaluate, format_report
 
     library = _open_library(args)
     if args.fit_sentences:
@@ -290,7 +290,9 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         out.write(json.dumps(figures) + "\n")
         return 0
     if args.fit:
-        fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
+        from bench.abstain_fit import MODEL_FILE, fit_coverage_model
+
+        fitted = fit_coverage_model(library, write=MODEL_FILE if args.write else None)
         out.write(json.dumps(fitted) + "\n")
         return 0
     if args.ranking:
@@ -418,7 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='a ranking benchmark instead (JSONL {"id", "q", "relevant": [paper ids]}): nDCG@10, Recall@10, MRR@10 '
         "of the library beside plain BM25 and plain MiniLM, on all queries and on the even / odd id halves",
     )
-    p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the abstention model instead on tests/data (a third held out; prints its figures)",
+    )
+    p.add_argument("--write", action="store_true", help="with --fit: write retrieval/query/abstain_model.json")
     p.add_argument(
         "--fit-sentences",
         action="store_true",

@@ -68,6 +68,8 @@ class SearchResult:
     signals: Signals | None = None
     # Asking one paper a generic question ("what do they propose?"): the facets asked (retrieval.query.generic).
     facets: tuple[str, ...] = ()
+    # How far the best candidate's fused score stands above the second's (an abstention signal).
+    fused_gap: float = 0.0
     # Each hit's abstract sentences in order, with their answer score (see retrieval.query.sentences), by paper id.
     sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
@@ -86,6 +88,9 @@ class Signals:
     qvec: np.ndarray
     terms: list[str]
     term_idf: dict[str, float]
+    # How many papers hold each question word, and how many papers there are.
+    doc_freq: dict[str, int] = field(default_factory=dict)
+    library_size: int = 0
 
 
 def _standard(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -165,6 +170,8 @@ class HybridSearcher:
             qvec=qvec,
             terms=terms,
             term_idf=term_idf,
+            doc_freq=dict(freqs),
+            library_size=total,
         )
 
     def search(self, query: str, k: int) -> SearchResult:
@@ -185,7 +192,9 @@ class HybridSearcher:
         ask = asked_for(sig.topic)
         exact_set = sig.exact
         fused = fuse_scores(sig)
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = np.argsort(-fused, kind="stable")[: max(k, 2)]
+        fused_gap = float(fused[order[0]] - fused[order[1]]) if len(order) > 1 else 3.0
+        order = order[:k]
         top_ids = [int(ids[j]) for j in order]
         papers = self.store.get_many(top_ids)
         hits = []
@@ -218,6 +227,7 @@ class HybridSearcher:
             top_doc=float(doc.max()),
             signals=sig,
             sentences=scored_sentences,
+            fused_gap=fused_gap,
         )
 
     def within_paper(self, query: str, paper: Paper) -> SearchResult:

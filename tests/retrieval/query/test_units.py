@@ -144,11 +144,14 @@ def test_the_one_empty_question_check(question, empty):
     assert is_empty_question(question) is empty
 
 
-def test_coverage_confidence_grows_with_every_signal():
-    base = coverage_confidence(0.4, 0.4, 0.1)
-    assert coverage_confidence(0.6, 0.4, 0.1) > base
-    assert coverage_confidence(0.4, 0.6, 0.1) > base
-    assert coverage_confidence(0.4, 0.4, 0.3) > base
+def test_coverage_confidence_grows_with_the_signals_the_shipped_model_weighs():
+    from retrieval.query.abstain import FEATURES, coverage_model
+
+    base = [0.4, 0.4, 0.1] + [0.5] * (len(FEATURES) - 3)
+    for i, weight in enumerate(coverage_model().weights):
+        more = list(base)
+        more[i] += 0.2
+        assert (coverage_confidence(more) > coverage_confidence(base)) == (weight > 0)
 
 
 def test_no_hits_is_not_covered_and_a_paper_says_by_its_best_sentence():
