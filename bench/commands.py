@@ -47,13 +47,25 @@ def add_commands(sub: Any) -> None:
         help='a ranking benchmark instead (JSONL {"id", "q", "relevant": [paper ids]}): nDCG@10, Recall@10, MRR@10 '
         "of the library beside plain BM25 and plain MiniLM, on all queries and on the even / odd id halves",
     )
-    p.add_argument("--fit", action="store_true", help="fit the abstention model instead (prints its constants)")
+    p.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the abstention model instead on tests/data (a third held out; prints its figures)",
+    )
+    p.add_argument("--write", action="store_true", help="with --fit: write retrieval/query/abstain_model.json")
     p.add_argument(
         "--fit-sentences",
         action="store_true",
         help="fit the quote-choice sentence model on --fit-answerable instead, held out: --questions (prints weights)",
     )
     p.add_argument("--topics", action="store_true", help="measure followed-topic matching per threshold instead")
+    p.add_argument(
+        "--paper-questions",
+        type=Path,
+        default=None,
+        help="questions asked of one paper instead (tests/data/paper_questions.jsonl): generic ones answered, "
+        "specific ones quoting their sentence, absent ones 'does not say'; tune and hold-out splits",
+    )
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)
@@ -87,7 +99,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Measure retrieval and answer quality on question sets."""
-    from bench.evaluate import evaluate, fit_abstention, format_report
+    from bench.evaluate import evaluate, format_report
 
     library = open_library(args)
     if args.fit_sentences:
@@ -106,8 +118,19 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             (json.dumps(topic_report) if args.json else format_topic_report(topic_report, library.index.size)) + "\n"
         )
         return 0
+    if args.paper_questions:
+        from bench.evaluate import evaluate_own_vs_other_paper, evaluate_paper_questions
+
+        figures: dict[str, object] = {
+            split: evaluate_paper_questions(library, args.paper_questions, split) for split in ("tune", "holdout")
+        }
+        figures["own vs other paper"] = evaluate_own_vs_other_paper(library, args.questions)
+        out.write(json.dumps(figures) + "\n")
+        return 0
     if args.fit:
-        fitted = fit_abstention(library, args.fit_answerable, args.fit_unanswerable)
+        from bench.abstain_fit import MODEL_FILE, fit_coverage_model
+
+        fitted = fit_coverage_model(library, write=MODEL_FILE if args.write else None)
         out.write(json.dumps(fitted) + "\n")
         return 0
     if args.ranking:

@@ -14,11 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from retrieval.library import Library
 from retrieval.models import Paper
-from retrieval.query.abstain import abstention_signals
 from retrieval.text import clean_question, normalize_title, query_terms
 
 # Question kinds (the "kind" field of a question set) whose answer is one fact: a number or a name.
@@ -92,40 +89,6 @@ def evaluate(library: Library, questions: Path | None, unanswerable: Path | None
         **kinds,
         "misses": misses,
         "false_answers": false_answers,
-    }
-
-
-def abstention_features(library: Library, question: str) -> list[float]:
-    """The responder's abstention signals for a question, cleaned as ``Library.ask`` cleans it."""
-    return list(abstention_signals(library.searcher.search(clean_question(question), 5)))
-
-
-def fit_abstention(
-    library: Library, answerable: list[Path], unanswerable: list[Path], answer_share: float = 0.99
-) -> dict[str, Any]:
-    """Fit the abstention model: logistic regression (NumPy, IRLS, L2 of 1: stronger fits generalized worse to held-out questions) on covered vs. uncovered
-    questions, and the threshold that answers ``answer_share`` of the covered ones."""
-    pos = [abstention_features(library, x["question"]) for p in answerable for x in _read(p)]
-    neg = [abstention_features(library, x["question"]) for p in unanswerable for x in _read(p)]
-    x = np.hstack([np.asarray(pos + neg), np.ones((len(pos) + len(neg), 1))])
-    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    w = np.zeros(x.shape[1])
-    ridge = np.eye(x.shape[1]) * 1.0
-    ridge[-1, -1] = 0.0  # the bias is not penalized
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-x @ w))
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
-        w -= np.linalg.solve(hessian, x.T @ (p - y) + ridge @ w)
-    confidence = 1.0 / (1.0 + np.exp(-x @ w))
-    threshold = float(np.quantile(confidence[: len(pos)], 1.0 - answer_share))
-    return {
-        "weights": [round(float(v), 2) for v in w[:-1]],
-        "bias": round(float(w[-1]), 2),
-        "threshold": round(threshold, 3),
-        "answered_covered": float(np.mean(confidence[: len(pos)] >= threshold)),
-        "abstained_uncovered": float(np.mean(confidence[len(pos) :] < threshold)),
-        "covered": len(pos),
-        "uncovered": len(neg),
     }
 
 
@@ -220,3 +183,49 @@ def format_ranking_report(report: dict[str, Any]) -> str:
             shown = "  ".join(f"{key} {value:.3f}" for key, value in figures.items())
             lines.append(f"  {name:7s} {split:5s} {shown}")
     return "\n".join(lines)
+
+
+def evaluate_paper_questions(library: Library, path: Path, split: str | None = None) -> dict[str, Any]:
+    """Questions asked of one paper (``{"paper", "question", "kind", "split", "answer_sentence"?}``).
+
+    ``kind``: "generic" (what they propose, the main result, a summary...: must be answered with a
+    verbatim quote), "specific" (must be answered, quoting ``answer_sentence``), "absent" (the
+    abstract does not say: must be "does not say"). ``split``: only the rows of that split.
+    """
+    from retrieval.text import split_sentences
+
+    rows = [r for r in _read(path) if split is None or r.get("split") == split]
+    counts: dict[str, list[bool]] = {"generic": [], "specific_answered": [], "specific_contains": [], "absent": []}
+    misses: list[dict[str, Any]] = []
+    for row in rows:
+        answer = library.ask_paper(row["question"], row["paper"])
+        paper = library.resolve_paper(row["paper"])
+        abstract = " ".join(split_sentences(paper.abstract)) if paper else ""
+        verbatim = bool(answer.quotes) and all(q.text in abstract for q in answer.quotes)
+        if row["kind"] == "generic":
+            ok = not answer.abstained and verbatim
+            counts["generic"].append(ok)
+        elif row["kind"] == "specific":
+            counts["specific_answered"].append(not answer.abstained)
+            ok = not answer.abstained and row["answer_sentence"] in answer.text
+            counts["specific_contains"].append(ok)
+        else:
+            ok = answer.abstained
+            counts["absent"].append(ok)
+        if not ok:
+            misses.append({"question": row["question"], "paper": row["paper"][:40], "kind": row["kind"],
+                           "quotes": [q.text[:80] for q in answer.quotes]})  # fmt: skip
+    report: dict[str, Any] = {k: f"{sum(v)}/{len(v)}" for k, v in counts.items()}
+    report["misses"] = misses
+    return report
+
+
+def evaluate_own_vs_other_paper(library: Library, path: Path, shift: int = 7) -> dict[str, float]:
+    """Answerable questions asked of their own paper (should be answered) and of another one (should not)."""
+    rows = _read(path)
+    own = other = 0
+    for i, row in enumerate(rows):
+        own += not library.ask_paper(row["question"], row["title"]).abstained
+        other += library.ask_paper(row["question"], rows[(i + shift) % len(rows)]["title"]).abstained
+    n = len(rows) or 1
+    return {"answered_own_paper": own / n, "not_answered_other_paper": other / n}

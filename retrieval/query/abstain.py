@@ -11,16 +11,24 @@ and JSON output read as before); it lives in :mod:`retrieval.models` beside :cla
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.models import Reason
-from retrieval.text import clean_question, has_content
+from retrieval.text import clean_question, has_content, term_set
 
 __all__ = [
+    "FEATURES",
     "PAPER_SAYS_COSINE",
+    "CoverageModel",
     "Reason",
     "abstention_signals",
     "coverage_confidence",
@@ -46,15 +54,77 @@ def is_empty_question(question: str) -> bool:
 RRF_K = 10.0
 RRF_WEIGHTS = (2.0, 1.0, 2.0, 1.0)
 
-# Abstention: a logistic model over three measured signals of how well the library
-# matches the question: the best sentence cosine and the best paper cosine among all
-# candidates, and the top paper's reciprocal-rank fusion score. Fitted on tests/data (dev
-# questions and half the hold-out questions against out-of-library questions) by `paperbot
-# eval --fit`; the threshold answers 99% of the fitting set's covered questions. Word overlap
-# is left out on purpose: it made the model refuse questions that paraphrase their paper.
-ABSTAIN_WEIGHTS = (3.42, 3.3, 1.78)
-ABSTAIN_BIAS = -2.97
-ABSTAIN_THRESHOLD = 0.671
+# The coverage model: a logistic regression over the signals of :data:`FEATURES`, standardized,
+# with its threshold, read from abstain_model.json (plain JSON with a manifest of what fitted it:
+# bench/abstain_fit.py, `paperbot eval --fit`). No pickles.
+MODEL_FILE = Path(__file__).with_name("abstain_model.json")
+FEATURES = (
+    "top_sentence",  # best sentence cosine among all candidates
+    "top_doc",  # best paper cosine among all candidates
+    "top_rrf",  # the top paper's reciprocal-rank fusion score (every retriever puts it first)
+    "fused_gap",  # how far the first paper stands above the second (fused standard scores, capped)
+    "doc_gap",  # the first paper's cosine above the candidates' median
+    "known_terms",  # share of the question's words the library holds at all
+    "rare_known",  # IDF-weighted share of the question's words the library holds
+    "top_cover",  # IDF-weighted share of the question's words the top paper holds
+    "title_match",  # share of the question's words in the top paper's title
+    "top_hit_sentence",  # the top paper's best sentence cosine
+)
+
+
+@dataclass(frozen=True)
+class CoverageModel:
+    """Logistic weights over standardized :data:`FEATURES`, and the confidence below which to abstain."""
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    manifest: dict[str, object]
+
+    def confidence(self, features: Sequence[float]) -> float:
+        """Probability-like confidence that the library covers the question."""
+        z = self.bias + sum(
+            w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> CoverageModel:
+        """The model in ``path`` (its features must be :data:`FEATURES`, in order)."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path}: fitted on features {data['features']}, this code reads {FEATURES}")
+        return cls(
+            weights=tuple(float(x) for x in data["weights"]),
+            bias=float(data["bias"]),
+            mean=tuple(float(x) for x in data["mean"]),
+            scale=tuple(float(x) or 1.0 for x in data["scale"]),
+            threshold=float(data["threshold"]),
+            manifest=dict(data.get("manifest", {})),
+        )
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        """Write the model as JSON, atomically (a temporary file, then ``os.replace``)."""
+        data = {
+            "features": list(FEATURES),
+            "weights": [round(w, 6) for w in self.weights],
+            "bias": round(self.bias, 6),
+            "mean": [round(m, 6) for m in self.mean],
+            "scale": [round(s, 6) for s in self.scale],
+            "threshold": round(self.threshold, 6),
+            "manifest": self.manifest,
+        }
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+@functools.lru_cache(maxsize=1)
+def coverage_model() -> CoverageModel:
+    """The shipped coverage model (loaded once)."""
+    return CoverageModel.load()
 
 
 def _ranks(scores: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -79,29 +149,56 @@ def rank_fusion(sig: Signals, weights: tuple[float, float, float, float] = RRF_W
     return fused + np.array([1.0 if i in sig.exact else 0.0 for i in sig.ids.tolist()])
 
 
-def abstention_signals(result: SearchResult) -> tuple[float, float, float]:
-    """What the coverage model reads: best sentence cosine, best paper cosine, the top paper's rank-fusion score."""
-    if not result.hits or result.signals is None or not len(result.signals.ids):
-        return result.top_sentence, result.top_doc, 0.0
-    top_id = result.hits[0].paper.id
-    where = np.flatnonzero(result.signals.ids == top_id)
-    top_fused = float(rank_fusion(result.signals)[where[0]]) if len(where) else 0.0
-    return result.top_sentence, result.top_doc, top_fused
+def abstention_signals(result: SearchResult) -> tuple[float, ...]:
+    """What the coverage model reads (:data:`FEATURES`, in order)."""
+    sig = result.signals
+    if not result.hits or sig is None or not len(sig.ids):
+        return (result.top_sentence, result.top_doc, *([0.0] * (len(FEATURES) - 2)))
+    top = result.hits[0]
+    where = np.flatnonzero(sig.ids == top.paper.id)
+    j = int(where[0]) if len(where) else 0
+    top_rrf = float(rank_fusion(sig)[j]) if len(where) else 0.0
+    fused_gap = min(result.fused_gap, 3.0)
+    doc_gap = float(sig.doc[j] - np.median(sig.doc)) if len(where) else 0.0
+    terms = sig.terms
+    known = [t for t in terms if sig.doc_freq.get(t, 0) > 0]
+    known_terms = len(known) / len(terms) if terms else 1.0
+    known_idf = sum(sig.term_idf.get(t, 0.0) for t in known)
+    unknown_idf = max_idf(sig) * (len(terms) - len(known))
+    rare_known = known_idf / (known_idf + unknown_idf) if known_idf + unknown_idf > 0 else 1.0
+    title = term_set(top.paper.title)
+    title_match = len(title & set(terms)) / len(terms) if terms else 0.0
+    return (
+        result.top_sentence,
+        result.top_doc,
+        top_rrf,
+        float(fused_gap),
+        doc_gap,
+        known_terms,
+        rare_known,
+        float(sig.cover[j]) if len(where) else 0.0,
+        title_match,
+        top.sentence_score,
+    )
 
 
-def coverage_confidence(top_sentence: float, top_doc: float, top_fused: float) -> float:
+def max_idf(sig: Signals) -> float:
+    """The IDF a word the library does not hold would have (what an unknown word weighs)."""
+    return math.log(1.0 + (sig.library_size + 0.5) / 0.5)
+
+
+def coverage_confidence(features: Sequence[float]) -> float:
     """Probability-like confidence that the library covers the question."""
-    w_sent, w_doc, w_fused = ABSTAIN_WEIGHTS
-    z = w_sent * top_sentence + w_doc * top_doc + w_fused * top_fused + ABSTAIN_BIAS
-    return 1.0 / (1.0 + math.exp(-z))
+    return coverage_model().confidence(features)
 
 
 def is_covered(result: SearchResult) -> tuple[bool, float]:
     """Whether the library answers the question of ``result``, and the model's confidence."""
     if not result.hits:
         return False, 0.0
-    confidence = coverage_confidence(*abstention_signals(result))
-    return confidence >= ABSTAIN_THRESHOLD, confidence
+    model = coverage_model()
+    confidence = model.confidence(abstention_signals(result))
+    return confidence >= model.threshold, confidence
 
 
 # -- asking one paper: does its abstract say? ------------------------------------------------
@@ -113,5 +210,11 @@ PAPER_SAYS_COSINE = 0.35
 
 
 def paper_says(result: SearchResult) -> bool:
-    """Whether the one paper of ``result`` answers its question."""
-    return result.top_sentence >= PAPER_SAYS_COSINE
+    """Whether the one paper of ``result`` answers its question.
+
+    A generic question ("what do they propose?", "main result?") always: every abstract says what it
+    proposes and finds (retrieval.query.generic). A specific one when a sentence is close enough to it.
+    Measured (bench/evaluate.py evaluate_own_vs_other_paper): every dev and factoid question asked of its own
+    paper is answered; of the same questions asked of another paper 73% (dev) and 79% (factoid) are not.
+    """
+    return bool(result.facets) or result.top_sentence >= PAPER_SAYS_COSINE

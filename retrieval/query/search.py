@@ -19,6 +19,7 @@ import numpy as np
 from retrieval.encoder.embedder import Embedder
 from retrieval.models import Hit, Paper
 from retrieval.query.asks import asked_for
+from retrieval.query.generic import facet_sentences, generic_facets
 from retrieval.query.sentences import idf, score_sentences
 from retrieval.storage.protocol import PaperStore, VectorIndex
 from retrieval.text import query_terms, split_sentences, strip_framing
@@ -47,6 +48,10 @@ class SearchResult:
     top_doc: float = 0.0
     # The candidates' ranking signals (what retrieval.query.abstain reads besides the hits).
     signals: Signals | None = None
+    # Asking one paper a generic question ("what do they propose?"): the facets asked (retrieval.query.generic).
+    facets: tuple[str, ...] = ()
+    # How far the best candidate's fused score stands above the second's (an abstention signal).
+    fused_gap: float = 0.0
     # Each hit's abstract sentences in order, with their answer score (see retrieval.query.sentences), by paper id.
     sentences: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
@@ -65,6 +70,9 @@ class Signals:
     qvec: np.ndarray
     terms: list[str]
     term_idf: dict[str, float]
+    # How many papers hold each question word, and how many papers there are.
+    doc_freq: dict[str, int] = field(default_factory=dict)
+    library_size: int = 0
 
 
 def _standard(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -151,6 +159,8 @@ class HybridSearcher:
             qvec=qvec,
             terms=terms,
             term_idf=term_idf,
+            doc_freq=dict(freqs),
+            library_size=total,
         )
 
     def search(self, query: str, k: int) -> SearchResult:
@@ -171,7 +181,9 @@ class HybridSearcher:
         ask = asked_for(sig.topic)
         exact_set = sig.exact
         fused = fuse_scores(sig, self.weights)
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = np.argsort(-fused, kind="stable")[: max(k, 2)]
+        fused_gap = float(fused[order[0]] - fused[order[1]]) if len(order) > 1 else 3.0
+        order = order[:k]
         top_ids = [int(ids[j]) for j in order]
         papers = self.store.get_many(top_ids)
         hits = []
@@ -204,6 +216,7 @@ class HybridSearcher:
             top_doc=float(doc.max()),
             signals=sig,
             sentences=scored_sentences,
+            fused_gap=fused_gap,
         )
 
     def within_paper(self, query: str, paper: Paper) -> SearchResult:
@@ -215,7 +228,13 @@ class HybridSearcher:
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
         qvec = self.embedder.encode_query(topic)
         sentences, cosines = self.sentence_cosines(qvec, paper)
-        scores = score_sentences(sentences, cosines, terms, term_idf, asked_for(topic))
+        ask = asked_for(topic)
+        scores = score_sentences(sentences, cosines, terms, term_idf, ask)
+        facets = generic_facets(topic)
+        if facets:
+            # Answered by the sentences that play the asked role (contribution, result...), not by meaning.
+            chosen = facet_sentences(sentences, self._centrality(paper, len(sentences)), facets, cosines)
+            scores = [10.0 - 0.01 * chosen.index(i) if i in chosen else s - 100.0 for i, s in enumerate(scores)]
         best = max(range(len(scores)), key=scores.__getitem__)
         assert paper.id is not None
         hit = Hit(
@@ -232,7 +251,15 @@ class HybridSearcher:
             top_sentence=max(cosines),
             top_doc=hit.dense_score,
             sentences={paper.id: list(zip(sentences, scores, strict=True))},
+            facets=tuple(facets),
         )
+
+    def _centrality(self, paper: Paper, n: int) -> list[float]:
+        """Each sentence's cosine to its paper's vector (how much of the abstract it stands for)."""
+        assert paper.id is not None
+        vec = self.index.paper_vector(paper.id)
+        scores = self.index.sentence_scores(vec, paper.id) if vec is not None else []
+        return [float(x) for x in scores] if len(scores) == n else [0.0] * n
 
     @staticmethod
     def _coverage(matches: dict[str, np.ndarray], term_idf: dict[str, float], cand_ids: list[int]) -> np.ndarray:

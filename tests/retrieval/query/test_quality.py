@@ -47,14 +47,27 @@ def test_answers_to_questions_asking_for_a_fact_quote_it_above_their_floors(libr
     assert not below, f"{name}: below the floor: {below}"
 
 
-def test_fitting_the_abstention_model_recovers_positive_weights_and_the_answer_share(library):
-    from bench.evaluate import fit_abstention
+def test_fitting_the_coverage_model_keeps_a_third_out_and_writes_plain_json(library, tmp_path):
+    from bench.abstain_fit import fit_coverage_model
+    from retrieval.query.abstain import FEATURES, CoverageModel
 
-    fitted = fit_abstention(library, [DATA / "dev_questions.jsonl"], [DATA / "dev_unanswerable.jsonl"])
-    assert fitted["covered"] == 127 and fitted["uncovered"] == 25
-    assert all(w > 0 for w in fitted["weights"]) and fitted["bias"] < 0
-    assert fitted["answered_covered"] >= 0.98 and fitted["abstained_uncovered"] >= 0.5
-    assert 0.0 < fitted["threshold"] < 1.0
+    path = tmp_path / "model.json"
+    fitted = fit_coverage_model(library, DATA, write=path)
+    held, fit = fitted["held_out_third"], fitted["fitted"]
+    assert held["unanswerable"] >= 50 and held["answerable"] >= 50 and fit["unanswerable"] >= 100
+    # Measured: held-out AUC 0.902, fitted false abstentions 0.013 (threshold at 1% of the fitted answerable).
+    assert held["auc"] >= 0.85 and fit["false_abstentions"] <= 0.03
+    assert fitted["weights"]["top_doc"] > 0 and fitted["weights"]["top_sentence"] > 0
+    model = CoverageModel.load(path)
+    assert len(model.weights) == len(FEATURES) and model.manifest["held_out_third"] == held
+    assert 0.0 < model.threshold < 1.0
+
+
+def test_the_shipped_coverage_model_loads_with_its_manifest():
+    from retrieval.query.abstain import FEATURES, coverage_model
+
+    model = coverage_model()
+    assert len(model.weights) == len(FEATURES) and "fitted_by" in model.manifest
 
 
 FRAMES = (

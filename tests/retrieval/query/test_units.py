@@ -144,11 +144,14 @@ def test_the_one_empty_question_check(question, empty):
     assert is_empty_question(question) is empty
 
 
-def test_coverage_confidence_grows_with_every_signal():
-    base = coverage_confidence(0.4, 0.4, 0.1)
-    assert coverage_confidence(0.6, 0.4, 0.1) > base
-    assert coverage_confidence(0.4, 0.6, 0.1) > base
-    assert coverage_confidence(0.4, 0.4, 0.3) > base
+def test_coverage_confidence_grows_with_the_signals_the_shipped_model_weighs():
+    from retrieval.query.abstain import FEATURES, coverage_model
+
+    base = [0.4, 0.4, 0.1] + [0.5] * (len(FEATURES) - 3)
+    for i, weight in enumerate(coverage_model().weights):
+        more = list(base)
+        more[i] += 0.2
+        assert (coverage_confidence(more) > coverage_confidence(base)) == (weight > 0)
 
 
 def test_no_hits_is_not_covered_and_a_paper_says_by_its_best_sentence():
@@ -161,3 +164,44 @@ def test_no_hits_is_not_covered_and_a_paper_says_by_its_best_sentence():
 def test_reason_is_a_str_enum_that_compares_and_serializes_as_before():
     assert Reason.NOT_COVERED == "not_covered" and Reason.NONE == ""
     assert f"{Reason.EMPTY}" == "empty"
+
+
+# -- generic questions of one paper ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "facets"),
+    [
+        ("what do they propose?", ("contribution",)),
+        ("what is this paper about?", ("topic",)),
+        ("what is the main result?", ("result",)),
+        ("summarize it", ("summary",)),
+        ("tl;dr?", ("summary",)),
+        ("what problem does it address?", ("problem",)),
+        ("how do they evaluate it?", ("evaluation",)),
+        ("what's new here?", ("novelty",)),
+        ("how does it work?", ("method",)),
+        ("how many parameters does the model have?", ()),
+        ("what is the best recipe for lasagna?", ()),
+    ],
+)
+def test_generic_questions_are_told_from_specific_ones(question, facets):
+    from retrieval.query.generic import generic_facets
+
+    assert tuple(generic_facets(question)) == facets
+
+
+def test_a_summary_quotes_the_contribution_then_the_result_sentence():
+    from retrieval.query.generic import Facet, facet_sentences
+
+    sentences = [
+        "Large models are costly to serve, a problem for many users.",
+        "We propose Foo, a method that prunes heads.",
+        "It uses a small router.",
+        "Experiments show Foo outperforms baselines by 12% on GLUE.",
+    ]
+    centrality = [0.5, 0.7, 0.4, 0.6]
+    assert facet_sentences(sentences, centrality, [Facet.SUMMARY]) == [1, 3]
+    assert facet_sentences(sentences, centrality, [Facet.PROBLEM]) == [0]
+    assert facet_sentences(sentences, centrality, [Facet.RESULT]) == [3]
+    assert facet_sentences([], [], [Facet.RESULT]) == []
