@@ -117,14 +117,29 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     papers = []
     errors = 0
     if args.corpus:
+        if args.corpus.is_dir():
+            print(
+                f"error: {args.corpus} is a folder; --corpus takes a JSONL file (.jsonl or .jsonl.gz)", file=sys.stderr
+            )
+            return EXIT_USAGE
         if not args.corpus.is_file():
             print(f"error: no such file: {args.corpus}", file=sys.stderr)
             return EXIT_USAGE
-        read = read_jsonl(args.corpus)
+        try:
+            read = read_jsonl(args.corpus, report=False)
+        except (OSError, EOFError) as exc:  # unreadable, or a damaged .gz
+            print(f"error: cannot read {args.corpus}: {exc}", file=sys.stderr)
+            return 1
         papers.extend(read.papers)
         for number, why in read.errors:
             print(f"{args.corpus}:{number}: skipped: {why}", file=sys.stderr)
+        for number, note in read.notes:
+            print(f"{args.corpus}:{number}: {note}", file=sys.stderr)
         errors = len(read.errors)
+        if not read.papers:
+            why = f"all {read.lines} lines were rejected" if read.lines else "it holds no records"
+            print(f"error: nothing could be imported from {args.corpus}: {why}", file=sys.stderr)
+            return 1
     if args.pages:
         papers.extend(parse_pages_dir(args.pages))
     library = _open_library(args, seed=not args.no_default_corpus)
