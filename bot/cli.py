@@ -156,6 +156,18 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Verify the library, repair what can be repaired, one line each; 1 when something needs the user."""
+    from retrieval.doctor import check_library
+    from retrieval.library import default_data_dir
+
+    data_dir = args.data_dir or default_data_dir()
+    findings = check_library(data_dir, model=args.model, url=args.database_url)
+    for finding in findings:
+        out.write(f"{finding}\n")
+    return 1 if any(f.status == "problem" for f in findings) else 0
+
+
 def cmd_setup_model(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Export the embedding model to ONNX now (else it happens on first use), or check the export."""
     from retrieval.encoder.export import ensure_exported, model_cache_dir, read_manifest
@@ -364,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rebuild", action="store_true", help="re-embed every paper (the index is rebuilt from the new vectors)"
     )
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("doctor", help="verify the library (integrity, checksums, vectors, index) and repair it")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("setup-model", help="export the embedding model to ONNX now (otherwise done on first use)")
     p.add_argument("--force", action="store_true", help="export again even if a usable export is cached")
