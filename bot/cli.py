@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from bot.render.text import render_answer, render_digest, render_paper
+from bot.render.text import render_answer, render_digest, render_paper, render_stats
 
 log = logging.getLogger("paperbot")
 
@@ -41,9 +41,12 @@ def _parse_day(value: str) -> date:
 
 
 def _positive(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r} (use 1 to 25)") from None
     if not 1 <= number <= 25:
-        raise argparse.ArgumentTypeError("must be between 1 and 25")
+        raise argparse.ArgumentTypeError(f"{number} is out of range: use 1 to 25")
     return number
 
 
@@ -60,6 +63,8 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         )
         return EXIT_USAGE
     library = _open_library(args)
+    if args.paper:
+        _say_which_paper(library, args.paper)
 
     def answer_one(question: str):  # noqa: ANN202 - Answer imported lazily
         return library.ask_paper(question, args.paper) if args.paper else library.ask(question, args.top_k)
@@ -76,6 +81,29 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     else:
         out.write(render_answer(answer) + "\n")
     return 1 if answer.reason == "no_such_paper" else 0
+
+
+def _say_which_paper(library, name: str) -> None:  # noqa: ANN001 - Library imported lazily
+    """On stderr, when ``--paper`` names no paper exactly and several titles contain it: which one is used."""
+    from retrieval.text import clean_question
+
+    query = clean_question(name, 300).strip()
+    if library.store.get_by_ext_id(query) or library.store.find_exact(query):
+        return
+    titles = library.suggest_titles(query, 6)
+    if len(titles) < 2:
+        return
+    chosen = library.resolve_paper(name)
+    if chosen is None:
+        return
+    others = [title for paper_id, title in titles if paper_id != chosen.id][:4]
+    more = " …" if len(titles) > 5 else ""
+    print(
+        f"note: {len(titles)}{'+' if len(titles) > 5 else ''} titles contain {name!r}; answering from"
+        f" {chosen.title!r}. Others: " + "; ".join(repr(t) for t in others) + more + ". Name the paper more exactly"
+        " (title or arXiv id) to choose another.",
+        file=sys.stderr,
+    )
 
 
 def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -104,8 +132,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.json:
         out.write(json.dumps(stats, default=str) + "\n")
         return 0
-    for key, value in stats.items():
-        out.write(f"{key.replace('_', ' ')}: {value}\n")
+    out.write(render_stats(stats) + "\n")
     return 0
 
 
@@ -204,19 +231,23 @@ def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def cmd_repl(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """An interactive loop: questions, or :today, :stats, :quit."""
     library = _open_library(args)
-    out.write(f"paperbot — {library.store.count()} papers. Ask a question; :today, :stats, :quit.\n")
+    help_text = "Ask a question; :today (or today), :stats (or stats), :help, :quit (or quit, exit, Ctrl-D)."
+    out.write(f"paperbot — {library.store.count()} papers. {help_text}\n")
     while True:
         try:
             line = input("? ").strip()
         except (EOFError, KeyboardInterrupt):
             out.write("\n")
             return 0
-        if line in {":q", ":quit", ":exit"}:
+        command = line.lower().lstrip(":")
+        if command in {"q", "quit", "exit", "bye"}:
             return 0
-        if line == ":today":
+        if command in {"help", "h", "?"}:
+            out.write(help_text + "\n")
+        elif command == "today":
             out.write(render_digest(library.digest()) + "\n")
-        elif line == ":stats":
-            out.write(json.dumps(asdict(library.stats()), default=str, indent=2) + "\n")
+        elif command == "stats":
+            out.write(render_stats(asdict(library.stats())) + "\n")
         elif line:
             out.write(render_answer(library.ask(line, args.top_k)) + "\n")
 
@@ -466,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Progress of long imports: a log line every few seconds when stderr is not a terminal.
     logging.getLogger("retrieval.ingest").setLevel(logging.INFO)
+    # faiss logs at INFO a ModuleNotFoundError for each CPU-specific build it does not find (harmless).
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     if not args.verbose:
         for noisy in ("faiss.loader", "sentence_transformers", "httpx", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -474,6 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, sys.stdout))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `paperbot stats | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
         from retrieval.encoder.embedder import EmbedderError
         from retrieval.storage.protocol import StorageError
