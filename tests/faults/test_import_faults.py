@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -146,3 +147,26 @@ def test_an_import_where_nothing_can_be_read_fails(cli, tmp_path):
     damaged.write_bytes(gzip.compress(b'{"id": "q", "title": "T", "abstract": "A."}\n')[:-12])
     code, _, err = _index(cli, data_dir, damaged)
     assert code == 1 and f"error: cannot read {damaged}" in err
+
+
+def test_progress_counts_papers_not_records(tmp_path, caplog, monkeypatch):
+    import logging
+    from dataclasses import replace
+    from datetime import date
+
+    from retrieval import ingest
+    from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
+
+    # The bundled pages hold 448 records of 393 papers (a paper listed on several days); the README says 393.
+    assert ingest.distinct_papers(parse_pages_dir(DEFAULT_PAGES_DIR)) == 393
+    monkeypatch.setattr(ingest, "LOG_EVERY_S", 0.0)
+    papers = make_papers(3)
+    relisted = [replace(p, listed_on=date(2026, 11, 21)) for p in papers]
+    lib = Library.open(tmp_path / "lib", seed_default_corpus=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="retrieval.ingest"):
+            ingest.ingest_papers(lib.store, lib.embedder, [*papers, *relisted], chunk=2, progress=True)
+    finally:
+        lib.close()
+    counts = re.findall(r"Importing papers: (\d+)/(\d+) papers", caplog.text)
+    assert counts and counts[-1] == ("3", "3") and all(total == "3" for _, total in counts)
