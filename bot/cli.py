@@ -512,9 +512,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
         return 0
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
+        import sqlite3
+
         from retrieval.encoder.embedder import EmbedderError
         from retrieval.storage.protocol import StorageError
 
+        if isinstance(exc, sqlite3.DatabaseError):  # a damaged file found while reading it
+            log.debug("failed", exc_info=True)
+            print(f"error: the library database is unusable ({exc}): run paperbot doctor", file=sys.stderr)
+            return 1
         if isinstance(exc, StorageError | EmbedderError | OSError):
             log.debug("failed", exc_info=True)
             print(f"error: {exc}", file=sys.stderr)

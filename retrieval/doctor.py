@@ -38,14 +38,19 @@ class Finding:
 def _integrity(db_path: Path) -> Finding:
     from urllib.parse import quote
 
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True)
+    base = f"file:{quote(str(db_path.resolve()))}?mode=ro"
+    rows: list[str] = []
+    # Read-only, as the library opens it; immutable where SQLite cannot create its -shm file (a read-only mount).
+    for uri in (base, base + "&immutable=1"):
         try:
-            rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        rows = [str(exc)]
+            conn = sqlite3.connect(uri, uri=True)
+            try:
+                rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
+            finally:
+                conn.close()
+            break
+        except sqlite3.Error as exc:
+            rows = [str(exc)]
     if rows == ["ok"]:
         return Finding("ok", f"database {db_path.name}: integrity check passed")
     return Finding(
@@ -112,9 +117,16 @@ def check_library(data_dir: Path, *, model: str | None = None, url: str | None =
             findings.append(Finding("problem", f"{lacking} of {total} papers have no vectors for {key} ({why})"))
         else:
             findings.append(Finding("ok", f"{total} papers, each with vectors for {embedder.name}"))
-        if url is None and unusable_index is not None:
-            where = "in memory (the folder is read-only)" if read_only else "from the stored vectors"
-            findings.append(Finding("repaired", f"index: {unusable_index}; rebuilt it {where}"))
+        if url is None and unusable_index is not None and read_only:
+            findings.append(
+                Finding(
+                    "problem",
+                    f"index: {unusable_index}; rebuilt in memory for this run only, as the folder is read-only:"
+                    " run paperbot doctor once with write access",
+                )
+            )
+        elif url is None and unusable_index is not None:
+            findings.append(Finding("repaired", f"index: {unusable_index}; rebuilt it from the stored vectors"))
         elif url is None:
             findings.append(Finding("ok", "index files match the checksums in their manifest"))
         indexed = index.size

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 SOURCE = "jsonl"
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Longer ids are not ids (a pasted abstract, a broken export); longer author lists are cut.
+MAX_ID_CHARS = 300
+MAX_AUTHORS = 5_000
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -104,6 +108,8 @@ def paper_from_json(obj: Any, notes: list[str] | None = None) -> Paper:
         raise ValueError("not a JSON object")
     notes = notes if notes is not None else []
     ext_id = _text(obj, "id", required=True, integer_ok=True)
+    if ext_id and len(ext_id) > MAX_ID_CHARS:
+        raise ValueError(f"'id' is {len(ext_id):,} characters long (at most {MAX_ID_CHARS})")
     title = _text(obj, "title", required=True)
     abstract = _text(obj, "abstract", required=True)
     arxiv = _text(obj, "arxiv_id", required=False)
@@ -116,6 +122,10 @@ def paper_from_json(obj: Any, notes: list[str] | None = None) -> Paper:
     if url and not is_web_url(url):
         notes.append(f"'url' left out: not an http(s) URL: {url[:80]!r}")
         url = None
+    authors = _authors(obj.get("authors"))
+    if len(authors) > MAX_AUTHORS:
+        notes.append(f"authors cut from {len(authors):,} to {MAX_AUTHORS:,}")
+        authors = authors[:MAX_AUTHORS]
     assert ext_id and title and abstract
     paper = Paper(
         title=title,
@@ -123,7 +133,7 @@ def paper_from_json(obj: Any, notes: list[str] | None = None) -> Paper:
         ext_id=ext_id,
         arxiv_id=arxiv,
         url=url,
-        authors=_authors(obj.get("authors")),
+        authors=authors,
         published=_date(obj.get("published")),
         upvotes=upvotes,
         source=SOURCE,
@@ -153,6 +163,10 @@ def read_jsonl(path: Path, *, report: bool = True) -> JsonlRead:
     holder: dict[tuple[str, str], int] = {}  # ("id" | "arxiv", value) -> index of the paper that has it
     dropped: set[int] = set()
     for number, raw in _lines(path):
+        if number == 1 and raw.startswith(_UTF16_BOMS):
+            result.lines += 1
+            result.errors.append((1, "the file is UTF-16, not UTF-8: save it as UTF-8"))
+            break
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -143,6 +143,10 @@ def test_an_import_where_nothing_can_be_read_fails(cli, tmp_path):
     bom_only.write_bytes(b"\xef\xbb\xbf\n")
     code, _, err = _index(cli, data_dir, bom_only)
     assert code == 1 and "it holds no records" in err
+    utf16 = tmp_path / "utf16.jsonl"
+    utf16.write_text('{"id": "u", "title": "T", "abstract": "A."}\n', encoding="utf-16")
+    code, _, err = _index(cli, data_dir, utf16)
+    assert code == 1 and "utf16.jsonl:1: skipped: the file is UTF-16, not UTF-8: save it as UTF-8" in err
     damaged = tmp_path / "damaged.jsonl.gz"
     damaged.write_bytes(gzip.compress(b'{"id": "q", "title": "T", "abstract": "A."}\n')[:-12])
     code, _, err = _index(cli, data_dir, damaged)

@@ -126,6 +126,9 @@ def test_doctor_reports_a_damaged_database_and_fails(cli: CliRun, built: Path):
     db.write_bytes(bytes(data))
     code, out, _ = cli("--data-dir", str(built), "doctor")
     assert code == 1 and "problem: database" in out and "is damaged" in out
+    code, out, err = cli("--data-dir", str(built), "stats")
+    assert code == 1 and out == "" and err.startswith("error: the library database is unusable")
+    assert "run paperbot doctor" in err and len(err.strip().splitlines()) == 1
 
 
 def test_doctor_embeds_papers_without_vectors(cli: CliRun, built: Path):
@@ -180,6 +183,9 @@ def test_a_read_only_library_answers_and_refuses_changes_in_one_line(cli: CliRun
         code == 1
         and err.strip() == f"error: the library in {read_only} is read-only: questions work, changes cannot be saved"
     )
+    code, out, _ = cli("--data-dir", str(read_only), "doctor")
+    assert "problem" not in out and "ok: index holds the 8 papers of the store" in out, out
+    assert code == 0
     assert sorted(p.name for p in read_only.rglob("*")) == before
 
 

@@ -109,13 +109,17 @@ def remove_leftovers(directory: Path) -> list[str]:
 
 
 def is_writable(directory: Path) -> bool:
-    """Whether files can be created in ``directory`` (False on a read-only mount or without permission)."""
+    """Whether files can be created in ``directory`` (False on a read-only mount or without permission).
+
+    A full disk does not make a folder read-only: its writes fail later, each with its own clear error.
+    """
     probe = directory / f".write-probe.{os.getpid()}.tmp"
     try:
         probe.touch()
+    except OSError as exc:
+        return exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM)
+    with contextlib.suppress(OSError):
         probe.unlink()
-    except OSError:
-        return False
     return True
 
 
