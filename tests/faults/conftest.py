@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,7 +42,8 @@ def cli(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) ->
         caplog.clear()
         code = main(list(argv))
         out, err = capsys.readouterr()
-        err += "".join(f"{r.levelname} {r.getMessage()}\n" for r in caplog.records)
+        # What a user sees without -v: warnings and errors.
+        err += "".join(f"{r.levelname} {r.getMessage()}\n" for r in caplog.records if r.levelno >= logging.WARNING)
         assert "Traceback" not in err and "Traceback" not in out
         return code, out, err
 
