@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.render.text import render_answer, render_digest, render_paper
+from bot.render.text import render_answer, render_digest, render_paper, render_stats
 from retrieval.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -54,9 +54,12 @@ def _parse_day(value: str) -> date:
 
 
 def _positive(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r} (use 1 to 25)") from None
     if not 1 <= number <= 25:
-        raise argparse.ArgumentTypeError("must be between 1 and 25")
+        raise argparse.ArgumentTypeError(f"{number} is out of range: use 1 to 25")
     return number
 
 
@@ -73,6 +76,8 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         )
         return EXIT_USAGE
     library = open_library(args)
+    if args.paper:
+        _say_which_paper(library, args.paper)
 
     def answer_one(question: str):  # noqa: ANN202 - Answer imported lazily
         return library.ask_paper(question, args.paper) if args.paper else library.ask(question, args.top_k)
@@ -89,6 +94,29 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     else:
         out.write(render_answer(answer) + "\n")
     return 1 if answer.reason == Reason.NO_SUCH_PAPER else 0
+
+
+def _say_which_paper(library, name: str) -> None:  # noqa: ANN001 - Library imported lazily
+    """On stderr, when ``--paper`` names no paper exactly and several titles contain it: which one is used."""
+    from retrieval.text import clean_question
+
+    query = clean_question(name, 300).strip()
+    if library.store.get_by_ext_id(query) or library.store.find_exact(query):
+        return
+    titles = library.suggest_titles(query, 6)
+    if len(titles) < 2:
+        return
+    chosen = library.resolve_paper(name)
+    if chosen is None:
+        return
+    others = [title for paper_id, title in titles if paper_id != chosen.id][:4]
+    more = " …" if len(titles) > 5 else ""
+    print(
+        f"note: {len(titles)}{'+' if len(titles) > 5 else ''} titles contain {name!r}; answering from"
+        f" {chosen.title!r}. Others: " + "; ".join(repr(t) for t in others) + more + ". Name the paper more exactly"
+        " (title or arXiv id) to choose another.",
+        file=sys.stderr,
+    )
 
 
 def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -117,8 +145,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.json:
         out.write(json.dumps(stats, default=str) + "\n")
         return 0
-    for key, value in stats.items():
-        out.write(f"{key.replace('_', ' ')}: {value}\n")
+    out.write(render_stats(stats) + "\n")
     return 0
 
 
@@ -130,14 +157,29 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     papers = []
     errors = 0
     if args.corpus:
+        if args.corpus.is_dir():
+            print(
+                f"error: {args.corpus} is a folder; --corpus takes a JSONL file (.jsonl or .jsonl.gz)", file=sys.stderr
+            )
+            return EXIT_USAGE
         if not args.corpus.is_file():
             print(f"error: no such file: {args.corpus}", file=sys.stderr)
             return EXIT_USAGE
-        read = read_jsonl(args.corpus)
+        try:
+            read = read_jsonl(args.corpus, report=False)
+        except (OSError, EOFError) as exc:  # unreadable, or a damaged .gz
+            print(f"error: cannot read {args.corpus}: {exc}", file=sys.stderr)
+            return 1
         papers.extend(read.papers)
         for number, why in read.errors:
             print(f"{args.corpus}:{number}: skipped: {why}", file=sys.stderr)
+        for number, note in read.notes:
+            print(f"{args.corpus}:{number}: {note}", file=sys.stderr)
         errors = len(read.errors)
+        if not read.papers:
+            why = f"all {read.lines} lines were rejected" if read.lines else "it holds no records"
+            print(f"error: nothing could be imported from {args.corpus}: {why}", file=sys.stderr)
+            return 1
     if args.pages:
         papers.extend(parse_pages_dir(args.pages))
     library = open_library(args, seed=not args.no_default_corpus)
@@ -152,6 +194,16 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         + f"library: {library.store.count()} papers, index: {library.index.size} papers\n"
     )
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Verify the library, repair what can be repaired, one line each; 1 when something needs the user."""
+    from retrieval.doctor import check_library
+
+    findings = check_library(args.settings)
+    for finding in findings:
+        out.write(f"{finding}\n")
+    return 1 if any(f.status == "problem" for f in findings) else 0
 
 
 def cmd_setup_model(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -192,19 +244,23 @@ def cmd_fetch(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def cmd_repl(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """An interactive loop: questions, or :today, :stats, :quit."""
     library = open_library(args)
-    out.write(f"paperbot — {library.store.count()} papers. Ask a question; :today, :stats, :quit.\n")
+    help_text = "Ask a question; :today (or today), :stats (or stats), :help, :quit (or quit, exit, Ctrl-D)."
+    out.write(f"paperbot — {library.store.count()} papers. {help_text}\n")
     while True:
         try:
             line = input("? ").strip()
         except (EOFError, KeyboardInterrupt):
             out.write("\n")
             return 0
-        if line in {":q", ":quit", ":exit"}:
+        command = line.lower().lstrip(":")
+        if command in {"q", "quit", "exit", "bye"}:
             return 0
-        if line == ":today":
+        if command in {"help", "h", "?"}:
+            out.write(help_text + "\n")
+        elif command == "today":
             out.write(render_digest(library.digest()) + "\n")
-        elif line == ":stats":
-            out.write(json.dumps(asdict(library.stats()), default=str, indent=2) + "\n")
+        elif command == "stats":
+            out.write(render_stats(asdict(library.stats())) + "\n")
         elif line:
             out.write(render_answer(library.ask(line, args.top_k)) + "\n")
 
@@ -297,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_index)
 
+    p = sub.add_parser("doctor", help="verify the library (integrity, checksums, vectors, index) and repair it")
+    p.set_defaults(func=cmd_doctor)
+
     p = sub.add_parser("setup-model", help="export the embedding model to ONNX now (otherwise done on first use)")
     p.add_argument("--force", action="store_true", help="export again even if a usable export is cached")
     p.set_defaults(func=cmd_setup_model)
@@ -351,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Progress of long imports: a log line every few seconds when stderr is not a terminal.
     logging.getLogger("retrieval.ingest").setLevel(logging.INFO)
+    # faiss logs at INFO a ModuleNotFoundError for each CPU-specific build it does not find (harmless).
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     if not args.verbose:
         for noisy in ("faiss.loader", "sentence_transformers", "httpx", "transformers"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -359,10 +420,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, sys.stdout))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `paperbot stats | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
     except Exception as exc:  # one clear line, not a traceback; -v shows the traceback
+        import sqlite3
+
         from retrieval.encoder.embedder import EmbedderError
         from retrieval.storage.errors import StorageError
 
+        if isinstance(exc, sqlite3.DatabaseError):  # a damaged file found while reading it
+            log.debug("failed", exc_info=True)
+            print(f"error: the library database is unusable ({exc}): run paperbot doctor", file=sys.stderr)
+            return 1
         if isinstance(exc, StorageError | EmbedderError | OSError):
             log.debug("failed", exc_info=True)
             print(f"error: {exc}", file=sys.stderr)

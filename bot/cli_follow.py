@@ -14,6 +14,17 @@ from bot.render.text import render_follow_matches, render_follows, render_paper
 OpenLibrary = Callable[[argparse.Namespace], Any]
 
 
+def _user_id(value: str) -> int:
+    """A Discord user id: a positive integer."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a user id: {value!r} (a Discord user id is a number)") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"not a user id: {number} (a Discord user id is a positive number)")
+    return number
+
+
 def cmd_add(args: argparse.Namespace, out: TextIO, open_library: OpenLibrary) -> int:
     """Fetch one paper by arXiv id or URL from the Hugging Face papers API and add it."""
     from dataclasses import replace
@@ -52,7 +63,7 @@ def cmd_follow(args: argparse.Namespace, out: TextIO, open_library: OpenLibrary)
     library = open_library(args)
     store = BotState(library.storage.state).follows
     if args.follow_command == "add":
-        kind, text = ("topic", args.topic) if args.topic else ("author", args.author)
+        kind, text = ("topic", args.topic) if args.topic is not None else ("author", args.author)
         try:
             follow = store.add(args.user, kind, text)
         except FollowError as exc:
@@ -68,7 +79,9 @@ def cmd_follow(args: argparse.Namespace, out: TextIO, open_library: OpenLibrary)
             return 1
         out.write(f"removed {removed.kind}: {removed.value}\n")
     else:
-        day = args.date or library.store.newest_day() or date.today()
+        from retrieval.sources.feed import utc_today
+
+        day = args.date or utc_today()  # as the DM notifier does: the listings up to today (UTC)
         papers = library.papers_listed(day - timedelta(days=args.days - 1), day)
         matches = library.follow_matches(papers, store.of_user(args.user)).get(args.user, [])
         fresh = set(store.unsent(args.user, [m.paper.id for m in matches if m.paper.id is not None]))
@@ -88,17 +101,17 @@ def add_parsers(sub: argparse._SubParsersAction, open_library: OpenLibrary, pars
     p = sub.add_parser("follow", help="follows of a user: add, list, remove, check (preview the next DM)")
     fsub = p.add_subparsers(dest="follow_command", required=True)
     f = fsub.add_parser("add", help="follow a topic or an author")
-    f.add_argument("--user", type=int, required=True, help="the Discord user id")
+    f.add_argument("--user", type=_user_id, required=True, help="the Discord user id")
     what = f.add_mutually_exclusive_group(required=True)
     what.add_argument("--topic")
     what.add_argument("--author")
     f = fsub.add_parser("list", help="a user's follows")
-    f.add_argument("--user", type=int, required=True)
+    f.add_argument("--user", type=_user_id, required=True)
     f = fsub.add_parser("remove", help="stop one follow (its id from list)")
-    f.add_argument("--user", type=int, required=True)
+    f.add_argument("--user", type=_user_id, required=True)
     f.add_argument("id", type=int)
     f = fsub.add_parser("check", help="the papers the user's next DM would list (sends and records nothing)")
-    f.add_argument("--user", type=int, required=True)
-    f.add_argument("--date", type=parse_day, default=None, help="the last listing day (default: the newest)")
+    f.add_argument("--user", type=_user_id, required=True)
+    f.add_argument("--date", type=parse_day, default=None, help="the last listing day (default: today, UTC, as the DM)")
     f.add_argument("--days", type=int, default=3, choices=range(1, 31), metavar="1-30", help="days of listings")
     p.set_defaults(func=lambda args, out=sys.stdout: cmd_follow(args, out, open_library))

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from retrieval.encoder.embedder import Embedder
 from retrieval.models import Paper
 from retrieval.storage.protocol import PaperStore
-from retrieval.text import split_sentences, text_hash
+from retrieval.text import normalize_title, split_sentences, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ LOG_EVERY_S = 5.0
 # No progress display for fewer papers than this (a day's feed, a test).
 PROGRESS_FROM = 2 * CHUNK
 ATTEMPTS = 3
+# Size caps per paper, so that one record cannot slow every question or fill the disk: a 5.6 MB
+# abstract of 50,000 sentences made every later question ~90 times slower. Real abstracts stay far
+# below (arXiv allows 1,920 characters; SciFact's longest is 10,000).
+MAX_TITLE_CHARS = 1_000
+MAX_ABSTRACT_CHARS = 20_000
+MAX_SENTENCES = 200
 
 
 def vector_key(embedder: Embedder) -> str:
@@ -46,6 +52,92 @@ def vector_key(embedder: Embedder) -> str:
 def sentences_of(abstract: str) -> list[str]:
     """The texts embedded for one abstract, one vector each (the index's sentence rows)."""
     return split_sentences(abstract) or [abstract]
+
+
+def _cut_words(text: str, limit: int) -> str:
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip()
+
+
+def cap_paper(
+    paper: Paper,
+    max_title: int = MAX_TITLE_CHARS,
+    max_abstract: int = MAX_ABSTRACT_CHARS,
+    max_sentences: int = MAX_SENTENCES,
+) -> tuple[Paper, list[str]]:
+    """The paper within the size caps (title cut at a word, abstract at a sentence end), and what was cut.
+
+    Idempotent: a paper within the caps comes back unchanged, so re-importing a cut record changes nothing.
+    """
+    notes: list[str] = []
+    title, abstract = paper.title, paper.abstract
+    if len(title) > max_title:
+        title = _cut_words(title, max_title)
+        notes.append(f"title cut from {len(paper.title):,} to {len(title):,} characters")
+    head = abstract[:max_abstract]
+    if len(abstract) > max_abstract or len(split_sentences(head)) > max_sentences:
+        sentences = split_sentences(head)
+        if len(abstract) > max_abstract:
+            sentences = sentences[:-1]  # the last one was cut mid-way (or is all of it)
+        sentences = sentences[:max_sentences]
+        if sentences:
+            end = 0
+            for sentence in sentences:
+                end = head.index(sentence, end) + len(sentence)
+            abstract = head[:end]
+        else:  # one sentence longer than the cap
+            abstract = _cut_words(head, max_abstract)
+        notes.append(
+            f"abstract cut from {len(paper.abstract):,} to {len(abstract):,} characters"
+            f" (caps: {max_abstract:,} characters, {max_sentences} sentences)"
+        )
+    if not notes:
+        return paper, notes
+    return replace(paper, title=title, abstract=abstract), notes
+
+
+def _identity(paper: Paper) -> list[str]:
+    """The keys a store matches a paper by (arXiv id, external id, else its title)."""
+    keys = [f"arxiv:{paper.arxiv_id}"] if paper.arxiv_id else []
+    if paper.ext_id:
+        keys.append(f"id:{paper.ext_id}")
+    return keys or [f"title:{normalize_title(paper.title)}"]
+
+
+def one_text_per_paper(papers: Sequence[Paper]) -> list[Paper]:
+    """``papers`` where records of one paper (same arXiv or external id) that disagree on the text take the
+    last record's title and abstract; every record is kept (a listing on another day still counts).
+
+    Without this, two texts of one paper in one import leave one of them without vectors.
+    """
+    last: dict[str, int] = {}
+    for i, paper in enumerate(papers):
+        for key in _identity(paper):
+            last[key] = i
+    out = list(papers)
+    changed = 0
+    for i, paper in enumerate(papers):
+        winner = max(last[key] for key in _identity(paper))
+        source = papers[winner]
+        if winner != i and (paper.title, paper.abstract) != (source.title, source.abstract):
+            out[i] = replace(paper, title=source.title, abstract=source.abstract)
+            changed += 1
+    if changed:
+        log.warning("%d record(s) repeat a paper with another text; the last record's text is kept", changed)
+    return out
+
+
+def distinct_papers(papers: Sequence[Paper]) -> int:
+    """How many different papers ``papers`` holds (records of one paper counted once)."""
+    seen: set[str] = set()
+    count = 0
+    for paper in papers:
+        keys = _identity(paper)
+        if not seen.intersection(keys):
+            count += 1
+        seen.update(keys)
+    return count
 
 
 @dataclass
@@ -136,6 +228,13 @@ def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
         yield batch
 
 
+def _capped(paper: Paper) -> Paper:
+    capped, notes = cap_paper(paper)
+    for note in notes:
+        log.warning("paper %s: %s", paper.ext_id or paper.arxiv_id or repr(paper.title[:60]), note)
+    return capped
+
+
 def ingest_papers(
     store: PaperStore,
     embedder: Embedder,
@@ -149,13 +248,19 @@ def ingest_papers(
     """Upsert papers with their sentence vectors, one committed transaction per chunk."""
     from retrieval.storage.errors import MissingVectors
 
-    if total is None and isinstance(papers, Sequence):
-        total = len(papers)
+    capped = (_capped(p) for p in papers)
+    if isinstance(papers, Sequence):
+        papers = one_text_per_paper(list(capped))
+        total = distinct_papers(papers) if total is None else total
+    else:
+        papers = capped
     key = vector_key(embedder)
     report = IngestReport()
     bar = Progress(total, desc, progress)
+    seen: set[str] = set()
     try:
         for batch in _chunks(papers, chunk):
+            batch = one_text_per_paper(batch)
             for attempt in range(1, ATTEMPTS + 1):
                 plan = store.plan_embedding(batch, key)
                 vectors = embed_texts(embedder, [t for t in plan if t is not None], report)
@@ -172,7 +277,12 @@ def ingest_papers(
                     report.seconds["store"] += time.perf_counter() - t0
                 report.add_upsert(upserted)
                 break
-            bar.update(len(batch))
+            fresh = 0
+            for paper in batch:  # progress counts papers, not records (a paper listed on two days is one)
+                keys = _identity(paper)
+                fresh += not seen.intersection(keys)
+                seen.update(keys)
+            bar.update(fresh)
     finally:
         bar.close()
     return report

@@ -39,6 +39,8 @@ __all__ = ["Library", "LibraryStats", "default_data_dir"]
 
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
+# How often a process that waits for another one's seeding looks again (seconds).
+SEED_POLL_S = 0.5
 
 
 def _single_threaded_blas() -> None:
@@ -58,6 +60,39 @@ def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("paperbot", appauthor=False))
+
+
+def _seed(storage: Storage, embedder: Embedder, progress: bool | None) -> None:
+    """Import the bundled pages into an empty library (or finish an interrupted seeding).
+
+    One process seeds a shared library; another one starting meanwhile waits for it (it would
+    otherwise answer from an empty or half-built library), and takes over if the seeder dies.
+    """
+    store = storage.papers
+    waiting_since: float | None = None
+    while store.count() == 0 or store.get_meta(SEEDING_KEY):
+        with storage.exclusive("seed") as mine:
+            if mine:
+                if store.count() == 0 or store.get_meta(SEEDING_KEY):
+                    store.set_meta(SEEDING_KEY, "started")
+                    papers = parse_pages_dir(DEFAULT_PAGES_DIR)
+                    report = ingest_papers(
+                        store, embedder, papers, progress=progress, desc="Importing the bundled papers"
+                    )
+                    store.set_meta(SEEDING_KEY, None)
+                    log.info("seeded the library with %d bundled papers", len(report.new))
+                break
+        if waiting_since is None:
+            waiting_since = time.monotonic()
+            log.warning(
+                "another process is importing the bundled papers into %s; waiting for it to finish",
+                storage.describe(),
+            )
+        time.sleep(SEED_POLL_S)
+    if waiting_since is not None:
+        log.warning(
+            "the library is ready (%d papers) after waiting %.0f s", store.count(), time.monotonic() - waiting_since
+        )
 
 
 @dataclass(frozen=True)
@@ -144,23 +179,29 @@ class Library:
                 model or settings.model or DEFAULT_MODEL, cache_dir=settings.cache_dir, threads=settings.encoder_threads
             )
             storage.prepare_vectors(vector_key(embedder), embedder.dimension)
-            if seed_default_corpus and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
-                # One process seeds a shared library; the others start on what is committed.
-                with storage.exclusive("seed") as mine:
-                    if mine and (store.count() == 0 or store.get_meta(SEEDING_KEY)):
-                        store.set_meta(SEEDING_KEY, "started")
-                        papers = parse_pages_dir(DEFAULT_PAGES_DIR)
-                        report = ingest_papers(
-                            store, embedder, papers, progress=progress, desc="Importing the bundled papers"
-                        )
-                        store.set_meta(SEEDING_KEY, None)
-                        log.info("seeded the library with %d bundled papers", len(report.new))
-            embed_missing(store, embedder, progress=progress)
+            read_only = storage.read_only
+            if seed_default_corpus and not read_only:
+                _seed(storage, embedder, progress)
+            if read_only:
+                if store.papers_without_vectors(vector_key(embedder), 1):
+                    log.warning(
+                        "some papers in the read-only library %s have no vectors for %s: they cannot be found"
+                        " by meaning until the library is opened with write access",
+                        storage.describe(),
+                        embedder.name,
+                    )
+            else:
+                embed_missing(store, embedder, progress=progress)
             index = storage.open_index(embedder.dimension, vector_key(embedder))
         except BaseException:
             storage.close()
             raise
         return cls(data_dir, storage, embedder, index, settings.fusion_weights)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the library can only be read (a read-only folder or mount)."""
+        return self.storage.read_only
 
     # -- questions -----------------------------------------------------------------------
 

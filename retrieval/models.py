@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -194,3 +195,17 @@ class LogEntry:
     status: str
     message_id: int | None
     claimed_at: datetime
+
+
+FindingStatus = Literal["ok", "repaired", "problem"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the doctor's report."""
+
+    status: FindingStatus
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}"

@@ -26,17 +26,49 @@ def paper_meta(paper: Paper) -> str:
     return " · ".join(parts)
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 source", "3 sources"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# An abstention lists at most this many closest titles (retrieval.query.responder.format_answer_text).
+CLOSEST_SHOWN = 3
+
+
 def render_answer(answer: Answer) -> str:
-    """The readable answer of ``paperbot ask``."""
+    """The readable answer of ``paperbot ask``: each link once (the answer text already names some)."""
     lines = [answer.text]
     if not answer.abstained and answer.sources:
         lines.append("")
         lines.append("Sources:")
         for rank, source in enumerate(answer.sources, start=1):
             lines.append(f"{rank}. {source.title}")
-            lines.append("   " + "  ".join(link.url for link in source.links))
+            more = [link.url for link in source.links if link.url not in answer.text]
+            if more:
+                lines.append("   " + "  ".join(more))
     lines.append("")
-    lines.append(f"({len(answer.sources)} sources from {answer.library_size} papers, {answer.took_ms:.0f} ms)")
+    if answer.abstained:
+        shown = min(len(answer.sources), CLOSEST_SHOWN)
+        counted = plural(shown, "closest title") if shown else "no close title"
+    else:
+        counted = plural(len(answer.sources), "source")
+    lines.append(f"({counted} from {answer.library_size} papers, {answer.took_ms:.0f} ms)")
+    return "\n".join(lines)
+
+
+def render_stats(stats: dict[str, object]) -> str:
+    """``paperbot stats``: one ``name: value`` line each, in words (no Python reprs)."""
+    lines = []
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{name} {count}" for name, count in value.items()) or "none"
+        elif value is None:
+            shown = "none"
+        elif isinstance(value, int) and key.endswith("bytes"):
+            shown = f"{value:,} ({value / 1_048_576:.1f} MiB)"
+        else:
+            shown = str(value)
+        lines.append(f"{key.replace('_', ' ')}: {shown}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -198,6 +199,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         # asyncio's strerror is "Connect call failed (...)"; the errno name says why.
         err = exc.os_error
+        if isinstance(err, socket.gaierror) or (err.errno or 0) < 0:  # getaddrinfo's codes are negative
+            return f"cannot find the host {exc.host} (DNS: {err.strerror or err})"
         why = os.strerror(err.errno) if err.errno else str(err)
         return f"cannot connect to {exc.host}:{exc.port} ({why})"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from retrieval.models import Finding
 from retrieval.storage.errors import StorageError
 from retrieval.storage.protocol import Storage
 from retrieval.storage.rules import redact
@@ -29,3 +30,16 @@ def open_storage(data_dir: Path, url: str | None = None, *, hnsw_threshold: int 
     from retrieval.storage.sqlite.storage import SqliteStorage
 
     return SqliteStorage(data_dir, hnsw_threshold=hnsw_threshold)
+
+
+def check_files(data_dir: Path, url: str | None = None) -> tuple[list[Finding], str | None, bool]:
+    """The backend's own checks for ``paperbot doctor``, before the library is opened.
+
+    (findings, why the index files are unusable or None, whether the library cannot be opened at all).
+    PostgreSQL checks its own files; the doctor's other checks run through the library.
+    """
+    if url:
+        return [], None, False
+    from retrieval.storage.sqlite.doctor import check_files as check_sqlite_files
+
+    return check_sqlite_files(data_dir)

@@ -335,6 +335,7 @@ class Storage(Protocol):
     """One backend: its paper store, bot state, vector index, and cross-process coordination."""
 
     backend: str  # "sqlite" | "postgres"
+    read_only: bool  # opened where nothing can be written: questions only
     papers: PaperStore
     state: StateStore
 

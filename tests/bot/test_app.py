@@ -125,10 +125,14 @@ async def test_the_central_handler_follows_up_when_already_deferred(bot, make_in
     interaction.followup.send.assert_awaited_once()
 
 
-async def test_the_central_handler_survives_an_expired_interaction(bot, make_interaction):
+async def test_the_central_handler_survives_an_expired_interaction(bot, make_interaction, caplog):
     interaction = make_interaction()
     interaction.response.send_message.side_effect = discord.NotFound(MagicMock(status=404), "Unknown interaction")
-    await bot.on_app_command_error(interaction, app_commands.CheckFailure())
+    with caplog.at_level(logging.WARNING):
+        await bot.on_app_command_error(interaction, app_commands.CheckFailure())  # must not raise
+    interaction.response.send_message.assert_awaited_once()  # the reply was tried once, not retried
+    assert "could not reply to interaction" in caplog.text and "Unknown interaction" in caplog.text
+    assert not any(r.exc_info for r in caplog.records)  # a warning line, no traceback
 
 
 def test_run_bot_without_a_token_exits_2_with_one_line(caplog):

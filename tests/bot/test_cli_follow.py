@@ -69,10 +69,10 @@ def test_follow_add_list_check_remove(location, capsys):
     assert run("add", "--user", "5", "--topic", "x") == 1
     assert run("list", "--user", "5") == 0
     assert "1. author: grace hopper" in capsys.readouterr().out
-    assert run("check", "--user", "5") == 0
+    assert run("check", "--user", "5", "--date", "2026-11-20") == 0  # default: today, as the DM
     out = capsys.readouterr().out
     assert "1 new paper(s) for 2026-11-20" in out and "Graph neural networks" in out
-    assert run("check", "--user", "6") == 0
+    assert run("check", "--user", "6", "--date", "2026-11-20") == 0
     assert "No new paper matches on 2026-11-20" in capsys.readouterr().out
     assert run("remove", "--user", "5", "1") == 0 and run("remove", "--user", "5", "1") == 1
     assert run("list", "--user", "5") == 0

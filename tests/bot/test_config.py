@@ -61,7 +61,10 @@ def test_dotenv_fills_gaps_but_the_environment_wins(tmp_path, monkeypatch):
 
 
 def test_a_well_formed_token_passes_the_shape_check():
-    Settings(token=GOOD_TOKEN).check_token()
+    assert Settings(token=GOOD_TOKEN).check_token() is None  # no ConfigError
+    for spaced in (f" {GOOD_TOKEN}", GOOD_TOKEN.replace(".", ". ", 1)):  # the check is not a substring search
+        with pytest.raises(ConfigError, match="malformed"):
+            Settings(token=spaced).check_token()
 
 
 @pytest.mark.parametrize(

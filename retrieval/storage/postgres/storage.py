@@ -35,6 +35,7 @@ class PostgresStorage:
     """:class:`retrieval.storage.protocol.Storage` on a PostgreSQL database with pgvector."""
 
     backend = "postgres"
+    read_only = False  # a read-only database role shows up as errors on write, not here
 
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self.url = url

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from retrieval.storage.errors import StorageError
 
@@ -168,23 +169,77 @@ class DatabaseError(StorageError):
     """The database file cannot be opened or is not a paperbot library."""
 
 
+class DatabaseFull(DatabaseError):
+    """A write failed because the disk is full; the transaction was rolled back, nothing stored was lost."""
+
+
+class DatabaseReadOnly(DatabaseError):
+    """A write was refused because the library is read-only."""
+
+
+# SQLite's primary result codes (sqlite3.Error.sqlite_errorcode & 0xff) that a user can act on.
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 10, 13, 14
+
+
+def _write_error(path: Path, exc: sqlite3.Error) -> Exception:
+    """The clear error for a failed write, or ``exc`` itself when it is not about the disk."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    folder = path.parent
+    if code == _SQLITE_FULL:
+        return DatabaseFull(
+            f"the disk holding {folder} is full: this change was not saved and nothing stored before was lost;"
+            " free some space and run it again"
+        )
+    if code == _SQLITE_READONLY:
+        return DatabaseReadOnly(f"the library in {folder} is read-only: questions work, changes cannot be saved")
+    if code in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+        return DatabaseError(
+            f"cannot write the library in {folder} ({exc}): this change was not saved and nothing stored before"
+            " was lost"
+        )
+    return exc
+
+
 class Database:
     """A thread-safe SQLite connection with migrations applied on open."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        """Open (creating if needed) the database at ``path``.
+
+        ``read_only``: open an existing file for reading only (``mode=ro``; on a folder where SQLite cannot
+        even create its shared-memory file, ``immutable=1``); nothing is written, writes raise
+        :class:`DatabaseReadOnly`.
+        """
         self.path = Path(path)
-        if str(path) != ":memory:":
+        self.read_only = read_only
+        if str(path) != ":memory:" and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0, isolation_level=None)
+            if read_only:
+                self._conn = self._connect_read_only()
+            else:
+                self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0, isolation_level=None)
+                self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot open library database {path}: {exc}") from exc
         self._lock = threading.RLock()
         self._migrate()
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        base = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        for uri in (base, base + "&immutable=1"):
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30.0, isolation_level=None)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                conn.close()
+                continue
+            log.info("opened %s read-only (%s)", self.path, uri.rsplit("?", 1)[1])
+            return conn
+        raise sqlite3.OperationalError("unable to open the database file read-only")
 
     def _migrate(self) -> None:
         with self._lock:
@@ -195,6 +250,11 @@ class Database:
             if version > SCHEMA_VERSION:
                 raise DatabaseError(
                     f"{self.path} has schema v{version}, newer than this paperbot (v{SCHEMA_VERSION}); upgrade paperbot"
+                )
+            if version < SCHEMA_VERSION and self.read_only:
+                raise DatabaseError(
+                    f"{self.path} needs an upgrade (schema v{version} to v{SCHEMA_VERSION}) but its folder is"
+                    " read-only; open it once with write access"
                 )
             for number in range(version, SCHEMA_VERSION):
                 log.info("migrating %s to schema v%d", self.path, number + 1)
@@ -211,13 +271,23 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block atomically (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on error)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    if self._conn.in_transaction:  # SQLite rolls back by itself after some errors (a full disk)
+                        self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:  # a failed COMMIT (a full disk) leaves the transaction open
+                    self._conn.execute("ROLLBACK")
+                error = _write_error(self.path, exc)
+                if error is exc:
+                    raise
+                log.debug("write failed", exc_info=True)
+                raise error from exc
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -9,9 +9,12 @@ Layout of the index folder::
         sent_vecs.npy    one vector per abstract sentence (float16, rows grouped by paper)
         sent_offsets.npy paper i's sentences are rows offsets[i]:offsets[i+1] (int64)
 
-A new generation is written in full, then ``manifest.json`` is replaced atomically
-(``os.replace``), so a reader never sees a half-written index, and old generations are
-removed. No pickles. The index is derived data: the sentence vectors live in the store
+A new generation is written in full (in ``.gen-000007.tmp``, renamed when complete), then
+``manifest.json`` is replaced atomically (``os.replace``), so a reader never sees a half-written
+index, and old generations are removed. The manifest holds the sha256 of every file: a file
+changed in place (a bad disk, a stray write) is detected at load. When the files cannot be
+written (a full disk) the index stays in memory and serves questions; it is written on a
+later change or start. Leftover temporary files are removed at load. No pickles. The index is derived data: the sentence vectors live in the store
 (written by ``retrieval.ingest`` with their papers), so a missing, corrupt or foreign index
 is rebuilt from the stored vectors without embedding anything.
 """
@@ -19,15 +22,18 @@ is rebuilt from the stored vectors without embedding anything.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -38,7 +44,9 @@ from retrieval.storage.sqlite.store import SqlitePaperStore, corpus_fingerprint
 log = logging.getLogger(__name__)
 
 # 2: paper vectors are the mean of sentence vectors. 3: derived from the vectors in the store.
-FORMAT = 3
+# 4: the manifest holds each file's sha256.
+FORMAT = 4
+FILES = ("papers.faiss", "paper_ids.npy", "sent_vecs.npy", "sent_offsets.npy")
 MANIFEST = "manifest.json"
 # From this many papers the dense index is HNSW: measured by `paperbot bench`, exact search costs
 # ~1.8 ms at 10,000 papers and ~15 ms at 100,000, where HNSW (efSearch 128) answers in ~1 ms at
@@ -59,11 +67,60 @@ class IndexCorrupt(RuntimeError):
 
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    with open(path, "wb") as fh:
+        write(fh)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_leftovers(directory: Path) -> list[str]:
+    """Delete what an interrupted or failed save left: ``.gen-*.tmp`` folders, ``.manifest.json.*.tmp`` files."""
+    removed = []
+    for leftover in directory.glob(".*.tmp"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        removed.append(leftover.name)
+    return removed
+
+
+def is_writable(directory: Path) -> bool:
+    """Whether files can be created in ``directory`` (False on a read-only mount or without permission).
+
+    A full disk does not make a folder read-only: its writes fail later, each with its own clear error.
+    """
+    probe = directory / f".write-probe.{os.getpid()}.tmp"
+    try:
+        probe.touch()
+    except OSError as exc:
+        return exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM)
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    return True
 
 
 def make_faiss_index(vectors: np.ndarray, dimension: int, kind: str) -> faiss.Index:
@@ -91,9 +148,15 @@ class _Arrays:
 class SqliteVectorIndex:
     """Paper and sentence vectors for the papers of a store."""
 
-    def __init__(self, directory: Path, dimension: int, model: str, hnsw_threshold: int = HNSW_THRESHOLD) -> None:
+    def __init__(
+        self, directory: Path, dimension: int, model: str, read_only: bool = False, hnsw_threshold: int = HNSW_THRESHOLD
+    ) -> None:
         self.directory = directory
         self.hnsw_threshold = hnsw_threshold
+        # Read-only: loaded (or built in memory) and never written, no lock file taken.
+        self.read_only = read_only
+        # Why the files on disk are behind the index in memory (a failed save), or None.
+        self.unsaved: str | None = None
         self.dimension = dimension
         # The name the store keeps this model's vectors under (see retrieval.ingest.vector_key).
         self.model = model
@@ -108,16 +171,30 @@ class SqliteVectorIndex:
 
     @classmethod
     def open(
-        cls, directory: Path, store: SqlitePaperStore, dimension: int, model: str, hnsw_threshold: int = HNSW_THRESHOLD
+        cls,
+        directory: Path,
+        store: SqlitePaperStore,
+        dimension: int,
+        model: str,
+        read_only: bool = False,
+        hnsw_threshold: int = HNSW_THRESHOLD,
     ) -> SqliteVectorIndex:
-        """Load the index in ``directory`` and bring it in line with the store's vectors (extend or rebuild)."""
-        index = cls(directory, dimension, model, hnsw_threshold)
-        directory.mkdir(parents=True, exist_ok=True)
+        """Load the index in ``directory`` and bring it in line with the store's vectors (extend or rebuild).
+
+        ``read_only``: nothing is written; an index that needs rebuilding is rebuilt in memory.
+        """
+        if not read_only:
+            directory.mkdir(parents=True, exist_ok=True)
+            read_only = not is_writable(directory)
+        index = cls(directory, dimension, model, read_only, hnsw_threshold)
+        if not read_only:
+            for name in remove_leftovers(directory):
+                log.info("removed %s left in %s by an unfinished index save", name, directory)
         try:
             index._load()
         except IndexCorrupt as exc:
             if (directory / MANIFEST).exists():
-                log.warning("index in %s is unusable (%s); rebuilding from the stored vectors", directory, exc)
+                log.warning("index in %s is unusable (%s); rebuilding it from the stored vectors", directory, exc)
             else:
                 log.info("no index in %s yet; building it", directory)
             index._set(index._empty())
@@ -158,6 +235,7 @@ class SqliteVectorIndex:
             if manifest.get(key) != value:
                 raise IndexCorrupt(f"built with {key}={manifest.get(key)!r}, need {value!r}")
         gen_dir = self.directory / str(manifest.get("generation_dir", ""))
+        self.verify_files(manifest, gen_dir)
         try:
             faiss_index = faiss.read_index(str(gen_dir / "papers.faiss"))
             paper_ids = np.load(gen_dir / "paper_ids.npy", allow_pickle=False)
@@ -191,6 +269,20 @@ class SqliteVectorIndex:
         self.generation = int(manifest.get("generation", 0))
         self.index_type = str(manifest.get("index_type", "flat"))
 
+    @staticmethod
+    def verify_files(manifest: dict[str, object], gen_dir: Path) -> None:
+        """Raise IndexCorrupt unless every index file has the sha256 the manifest lists."""
+        sums = manifest.get("sha256")
+        if not isinstance(sums, dict) or set(sums) != set(FILES):
+            raise IndexCorrupt("the manifest lists no checksums")
+        for name in FILES:
+            try:
+                actual = file_sha256(gen_dir / name)
+            except OSError as exc:
+                raise IndexCorrupt(f"cannot read {name}: {exc.strerror or exc}") from exc
+            if actual != sums[name]:
+                raise IndexCorrupt(f"{name} does not match its checksum (changed on disk)")
+
     # -- keeping in line with the store --------------------------------------------------
 
     def sync(self, store: SqlitePaperStore) -> None:
@@ -205,10 +297,10 @@ class SqliteVectorIndex:
                 self._set(self._empty())
                 have = []
             missing = sorted(set(pairs) - set(have))
-            if missing or reset:
+            if missing or reset or self.unsaved:
                 self._extend(store, missing)
                 self.fingerprint = corpus_fingerprint(pairs, [int(i) for i in self._a.paper_ids])
-                self._save()
+                self._try_save()
             self.marker = marker
             self.data_version = store.data_version()
 
@@ -283,6 +375,9 @@ class SqliteVectorIndex:
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
         # One writer at a time across processes (the bot and a `paperbot fetch` may share a library).
+        if self.read_only:
+            yield
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -290,6 +385,26 @@ class SqliteVectorIndex:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _try_save(self) -> None:
+        """Save, or keep serving from memory with one warning when the files cannot be written."""
+        if self.read_only:
+            log.info("index of %s kept in memory only (read-only)", self.directory)
+            return
+        try:
+            self._save()
+        except OSError as exc:
+            self.unsaved = exc.strerror or str(exc)
+            full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+            log.warning(
+                "cannot save the search index in %s: %s%s; questions are answered from the index in memory"
+                " and nothing is lost (it is rebuilt from the stored vectors on the next start)",
+                self.directory,
+                self.unsaved,
+                full,
+            )
+        else:
+            self.unsaved = None
 
     def _save(self) -> None:
         self.generation += 1
@@ -299,13 +414,35 @@ class SqliteVectorIndex:
             shutil.rmtree(gen_dir)
         tmp_dir = self.directory / f".{name}.tmp"
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        try:
+            self._write_generation(tmp_dir)
+            os.replace(tmp_dir, gen_dir)
+        except BaseException:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise
+        try:
+            self._write_manifest(name, gen_dir)
+        except BaseException:
+            shutil.rmtree(gen_dir, ignore_errors=True)  # the manifest still names the previous generation
+            raise
+        for old in self.directory.glob("gen-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _write_generation(self, tmp_dir: Path) -> None:
         tmp_dir.mkdir(parents=True)
         a = self._a
-        faiss.write_index(a.faiss_index, str(tmp_dir / "papers.faiss"))
-        np.save(tmp_dir / "paper_ids.npy", a.paper_ids, allow_pickle=False)
-        np.save(tmp_dir / "sent_vecs.npy", np.asarray(a.sent_vecs, dtype=np.float16), allow_pickle=False)
-        np.save(tmp_dir / "sent_offsets.npy", a.sent_offsets, allow_pickle=False)
-        os.replace(tmp_dir, gen_dir)
+        # serialize_index, not write_index: Python writes the bytes, so a full disk is an OSError (ENOSPC).
+        _write_file(tmp_dir / "papers.faiss", lambda fh: fh.write(faiss.serialize_index(a.faiss_index).tobytes()))
+        _write_file(tmp_dir / "paper_ids.npy", lambda fh: np.save(fh, a.paper_ids, allow_pickle=False))
+        _write_file(
+            tmp_dir / "sent_vecs.npy",
+            lambda fh: np.save(fh, np.asarray(a.sent_vecs, dtype=np.float16), allow_pickle=False),
+        )
+        _write_file(tmp_dir / "sent_offsets.npy", lambda fh: np.save(fh, a.sent_offsets, allow_pickle=False))
+
+    def _write_manifest(self, name: str, gen_dir: Path) -> None:
+        a = self._a
         manifest = {
             "format": FORMAT,
             "model": self.model,
@@ -316,12 +453,10 @@ class SqliteVectorIndex:
             "fingerprint": self.fingerprint,
             "generation": self.generation,
             "generation_dir": name,
+            "sha256": {file: file_sha256(gen_dir / file) for file in FILES},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2).encode())
-        for old in self.directory.glob("gen-*"):
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
 
     # -- searching -----------------------------------------------------------------------
 
@@ -337,6 +472,8 @@ class SqliteVectorIndex:
 
     def disk_bytes(self) -> int:
         """Bytes the index files take on disk."""
+        if not self.directory.is_dir():
+            return 0
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from retrieval.storage.errors import StorageError
 from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex
+from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex, is_writable
 from retrieval.storage.sqlite.state import SqliteStateStore
 from retrieval.storage.sqlite.store import SqlitePaperStore
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "library.sqlite3"
 INDEX_DIR = "index"
@@ -24,8 +28,22 @@ class SqliteStorage:
     def __init__(self, data_dir: Path, hnsw_threshold: int = HNSW_THRESHOLD) -> None:
         self.data_dir = Path(data_dir)
         self.hnsw_threshold = hnsw_threshold
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.data_dir / DB_NAME)
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise StorageError(f"{self.data_dir} is a file; the library needs a folder (--data-dir)")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the library folder {self.data_dir}: {exc.strerror or exc}") from exc
+        # Read-only (a read-only mount, a folder without write permission): questions only, nothing written.
+        self.read_only = not is_writable(self.data_dir)
+        if self.read_only:
+            if not (self.data_dir / DB_NAME).is_file():
+                raise StorageError(
+                    f"the library folder {self.data_dir} is read-only and holds no library;"
+                    " paperbot must write there to build one (choose another --data-dir)"
+                )
+            log.info("the library folder %s is read-only: answering from it, nothing will be saved", self.data_dir)
+        self.db = Database(self.data_dir / DB_NAME, read_only=self.read_only)
         self.papers = SqlitePaperStore(self.db)
         self.state = SqliteStateStore(self.db)
 
@@ -34,11 +52,22 @@ class SqliteStorage:
 
     def open_index(self, dimension: int, model: str) -> SqliteVectorIndex:
         """Load the FAISS index and extend or rebuild it from the stored vectors."""
-        return SqliteVectorIndex.open(self.data_dir / INDEX_DIR, self.papers, dimension, model, self.hnsw_threshold)
+        return SqliteVectorIndex.open(
+            self.data_dir / INDEX_DIR,
+            self.papers,
+            dimension,
+            model,
+            read_only=self.read_only,
+            hnsw_threshold=self.hnsw_threshold,
+        )
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:
-        """A non-blocking ``flock`` on ``<data dir>/.<name>.lock``: yields False while another process holds it."""
+        """A non-blocking ``flock`` on ``<data dir>/.<name>.lock``: yields False while another process holds it
+        (always False on a read-only library, which cannot be changed)."""
+        if self.read_only:
+            yield False
+            return
         with open(self.data_dir / f".{name}.lock", "a+") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

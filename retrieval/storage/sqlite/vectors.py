@@ -86,9 +86,13 @@ class SqliteVectorTable:
         report = UpsertReport()
         self.clear_term_caches()
         with self.db.transaction() as conn:
-            missing: set[str] = set()
+            # Each paper's text as it stands after the whole chunk (two records of one paper: the last).
+            final: dict[int, str] = {}
             for paper in papers:
                 paper_id, stored_hash = self._upsert_one(conn, paper, report)
+                final[paper_id] = stored_hash
+            missing: set[str] = set()
+            for paper_id, stored_hash in final.items():
                 have = conn.execute(
                     "SELECT 1 FROM paper_vectors WHERE paper_id = ? AND model = ? AND text_hash = ?",
                     (paper_id, model, stored_hash),

@@ -192,7 +192,9 @@ async def test_a_restart_does_not_post_the_same_day_twice(bot, library, open_sta
 
 
 @BACKENDS
-async def test_two_processes_ticking_at_once_post_once(bot, library, open_state, config):
+async def test_two_bots_on_two_connections_ticking_at_once_post_once(bot, library, open_state, config):
+    # Two bot objects, each with its own database connection, in ONE event loop (not two OS processes):
+    # what makes them post once is the database's claim (one row per channel and day), which they share.
     channel = make_channel()
     configure(bot, channel)
     other = PaperBot(config, library=library)
