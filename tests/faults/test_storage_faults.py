@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.storage.sqlite.index import FILES, MANIFEST
+from retrieval.storage.sqlite.files import FILES
+from retrieval.storage.sqlite.index import MANIFEST
 from retrieval.storage.sqlite.storage import DB_NAME, INDEX_DIR
 from tests.conftest import make_papers
 from tests.faults.conftest import CliRun, assert_consistent, paper_rows, write_jsonl

@@ -7,7 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from retrieval.models import Finding
-from retrieval.storage.sqlite.index import MANIFEST, IndexCorrupt, SqliteVectorIndex
+from retrieval.storage.sqlite.files import IndexCorrupt, verify_files
+from retrieval.storage.sqlite.index import MANIFEST
 from retrieval.storage.sqlite.storage import DB_NAME, INDEX_DIR
 
 
@@ -61,7 +62,7 @@ def index_files(index_dir: Path) -> tuple[Finding | None, str | None]:
     )
     try:
         manifest = json.loads((index_dir / MANIFEST).read_text())
-        SqliteVectorIndex.verify_files(manifest, index_dir / str(manifest.get("generation_dir", "")))
+        verify_files(manifest, index_dir / str(manifest.get("generation_dir", "")))
     except FileNotFoundError:
         return found, "there is no index yet"
     except (OSError, ValueError, AttributeError) as exc:

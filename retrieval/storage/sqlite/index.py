@@ -24,21 +24,29 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import faiss
 import numpy as np
 
 from retrieval.storage.rules import paper_vectors
+from retrieval.storage.sqlite.files import (
+    FILES,
+    IndexCorrupt,
+    file_sha256,
+    is_writable,
+    remove_leftovers,
+    verify_files,
+    write_atomic,
+    write_file,
+)
 from retrieval.storage.sqlite.store import SqlitePaperStore, corpus_fingerprint
 
 log = logging.getLogger(__name__)
@@ -46,7 +54,6 @@ log = logging.getLogger(__name__)
 # 2: paper vectors are the mean of sentence vectors. 3: derived from the vectors in the store.
 # 4: the manifest holds each file's sha256.
 FORMAT = 4
-FILES = ("papers.faiss", "paper_ids.npy", "sent_vecs.npy", "sent_offsets.npy")
 MANIFEST = "manifest.json"
 # From this many papers the dense index is HNSW: measured by `paperbot bench`, exact search costs
 # ~1.8 ms at 10,000 papers and ~15 ms at 100,000, where HNSW (efSearch 128) answers in ~1 ms at
@@ -59,68 +66,6 @@ HNSW_EF_SEARCH = 128
 # Up to this many sentences, best-sentence scores come from one product over all of them
 # (0.03 ms for the bundled corpus's 3,307 against 0.25 ms to gather ~150 candidates' rows).
 FULL_SCAN_SENTENCES = 20_000
-
-
-class IndexCorrupt(RuntimeError):
-    """The index files are missing, unreadable or inconsistent."""
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    with open(path, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def remove_leftovers(directory: Path) -> list[str]:
-    """Delete what an interrupted or failed save left: ``.gen-*.tmp`` folders, ``.manifest.json.*.tmp`` files."""
-    removed = []
-    for leftover in directory.glob(".*.tmp"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-        removed.append(leftover.name)
-    return removed
-
-
-def is_writable(directory: Path) -> bool:
-    """Whether files can be created in ``directory`` (False on a read-only mount or without permission).
-
-    A full disk does not make a folder read-only: its writes fail later, each with its own clear error.
-    """
-    probe = directory / f".write-probe.{os.getpid()}.tmp"
-    try:
-        probe.touch()
-    except OSError as exc:
-        return exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM)
-    with contextlib.suppress(OSError):
-        probe.unlink()
-    return True
 
 
 def make_faiss_index(vectors: np.ndarray, dimension: int, kind: str) -> faiss.Index:
@@ -235,7 +180,7 @@ class SqliteVectorIndex:
             if manifest.get(key) != value:
                 raise IndexCorrupt(f"built with {key}={manifest.get(key)!r}, need {value!r}")
         gen_dir = self.directory / str(manifest.get("generation_dir", ""))
-        self.verify_files(manifest, gen_dir)
+        verify_files(manifest, gen_dir)
         try:
             faiss_index = faiss.read_index(str(gen_dir / "papers.faiss"))
             paper_ids = np.load(gen_dir / "paper_ids.npy", allow_pickle=False)
@@ -268,20 +213,6 @@ class SqliteVectorIndex:
         self.fingerprint = str(manifest.get("fingerprint", ""))
         self.generation = int(manifest.get("generation", 0))
         self.index_type = str(manifest.get("index_type", "flat"))
-
-    @staticmethod
-    def verify_files(manifest: dict[str, object], gen_dir: Path) -> None:
-        """Raise IndexCorrupt unless every index file has the sha256 the manifest lists."""
-        sums = manifest.get("sha256")
-        if not isinstance(sums, dict) or set(sums) != set(FILES):
-            raise IndexCorrupt("the manifest lists no checksums")
-        for name in FILES:
-            try:
-                actual = file_sha256(gen_dir / name)
-            except OSError as exc:
-                raise IndexCorrupt(f"cannot read {name}: {exc.strerror or exc}") from exc
-            if actual != sums[name]:
-                raise IndexCorrupt(f"{name} does not match its checksum (changed on disk)")
 
     # -- keeping in line with the store --------------------------------------------------
 
@@ -433,13 +364,13 @@ class SqliteVectorIndex:
         tmp_dir.mkdir(parents=True)
         a = self._a
         # serialize_index, not write_index: Python writes the bytes, so a full disk is an OSError (ENOSPC).
-        _write_file(tmp_dir / "papers.faiss", lambda fh: fh.write(faiss.serialize_index(a.faiss_index).tobytes()))
-        _write_file(tmp_dir / "paper_ids.npy", lambda fh: np.save(fh, a.paper_ids, allow_pickle=False))
-        _write_file(
+        write_file(tmp_dir / "papers.faiss", lambda fh: fh.write(faiss.serialize_index(a.faiss_index).tobytes()))
+        write_file(tmp_dir / "paper_ids.npy", lambda fh: np.save(fh, a.paper_ids, allow_pickle=False))
+        write_file(
             tmp_dir / "sent_vecs.npy",
             lambda fh: np.save(fh, np.asarray(a.sent_vecs, dtype=np.float16), allow_pickle=False),
         )
-        _write_file(tmp_dir / "sent_offsets.npy", lambda fh: np.save(fh, a.sent_offsets, allow_pickle=False))
+        write_file(tmp_dir / "sent_offsets.npy", lambda fh: np.save(fh, a.sent_offsets, allow_pickle=False))
 
     def _write_manifest(self, name: str, gen_dir: Path) -> None:
         a = self._a
@@ -456,7 +387,7 @@ class SqliteVectorIndex:
             "sha256": {file: file_sha256(gen_dir / file) for file in FILES},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        _write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2).encode())
+        write_atomic(self.directory / MANIFEST, json.dumps(manifest, indent=2).encode())
 
     # -- searching -----------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from retrieval.storage.errors import StorageError
 from retrieval.storage.sqlite.db import Database
-from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex, is_writable
+from retrieval.storage.sqlite.files import is_writable
+from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex
 from retrieval.storage.sqlite.state import SqliteStateStore
 from retrieval.storage.sqlite.store import SqlitePaperStore
 
