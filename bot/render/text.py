@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from retrieval.models import Answer, Digest, Follow, FollowMatch, Paper
+from retrieval.query.responder import CLOSEST_SHOWN
 
 
 def _day(day: date) -> str:
@@ -29,10 +30,6 @@ def paper_meta(paper: Paper) -> str:
 def plural(count: int, noun: str) -> str:
     """ "1 source", "3 sources"."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-# An abstention lists at most this many closest titles (retrieval.query.responder.format_answer_text).
-CLOSEST_SHOWN = 3
 
 
 def render_answer(answer: Answer) -> str:

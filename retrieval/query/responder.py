@@ -61,6 +61,10 @@ def select_quotes(result: SearchResult) -> list[Quote]:
     return [Quote(" ".join(scored[i][0] for i in run), 0, max(scored[i][1] for i in run)) for run in runs]
 
 
+# An abstention's text lists at most this many closest titles.
+CLOSEST_SHOWN = 3
+
+
 def format_answer_text(quotes: list[Quote], sources: list[Source], abstained: bool, library_size: int) -> str:
     """The plain-text answer (fixed framing around verbatim quotes)."""
     lines: list[str] = []
@@ -68,7 +72,7 @@ def format_answer_text(quotes: list[Quote], sources: list[Source], abstained: bo
         lines.append(f"Not covered by the {library_size} papers I know.")
         if sources:
             lines.append("Closest titles:")
-            lines.extend(f"- {s.title} — {s.url}" for s in sources[:3])
+            lines.extend(f"- {s.title} — {s.url}" for s in sources[:CLOSEST_SHOWN])
         return "\n".join(lines)
     cited: list[int] = []
     for quote in quotes:
