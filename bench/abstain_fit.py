@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.sentence_fit import fit_logistic
 from retrieval.library import Library
 from retrieval.query.abstain import FEATURES, MODEL_FILE, CoverageModel, abstention_signals
 from retrieval.text import clean_question
@@ -56,18 +57,10 @@ def features_of(library: Library, questions: list[tuple[str, str]]) -> np.ndarra
 
 
 def _fit(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-    """Logistic regression by Newton steps (IRLS), L2 on the weights, not the bias (last column of ones)."""
-    w = np.zeros(x.shape[1])
-    ridge = np.eye(x.shape[1]) * l2
-    ridge[-1, -1] = 0.0
-    for _ in range(60):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -60, 60)))
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
-        step = np.linalg.solve(hessian, x.T @ (p - y) + ridge @ w)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
+    """Logistic regression (Newton steps), L2 on the weights, not the bias (last column of ones)."""
+    penalty = np.full(x.shape[1], l2)
+    penalty[-1] = 0.0
+    return fit_logistic(x, y, penalty)
 
 
 def _prob(x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float | np.ndarray) -> np.nda
     w = np.zeros(x.shape[1])
     ridge = np.diag(np.broadcast_to(np.asarray(l2, dtype=np.float64), (x.shape[1],)))
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-x @ w))
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -60, 60)))  # no overflow on separable data
         hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
         step = np.linalg.solve(hessian, x.T @ (p - y) + ridge @ w)
         w -= step
