@@ -35,7 +35,7 @@ from retrieval.text import clean_question, has_content, query_terms, term_set
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Library", "LibraryStats", "default_data_dir"]
+__all__ = ["IngestTotals", "Library", "LibraryStats", "default_data_dir"]
 
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
@@ -58,6 +58,22 @@ def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("paperbot", appauthor=False))
+
+
+@dataclass
+class IngestTotals:
+    """What this process has ingested (plain values an adapter may export, e.g. as metrics)."""
+
+    papers: int = 0
+    seconds: float = 0.0
+    last_rate: float = 0.0  # papers/s of the last ingest
+
+    def add(self, papers: int, seconds: float) -> None:
+        """Count one ingest of ``papers`` papers that took ``seconds``."""
+        self.papers += papers
+        self.seconds += seconds
+        if papers and seconds > 0:
+            self.last_rate = papers / seconds
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,7 @@ class Library:
         self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights)
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
+        self.ingest_totals = IngestTotals()
 
     @classmethod
     def open(
@@ -267,12 +284,14 @@ class Library:
         Texts that already have vectors are not embedded again; an interrupted call keeps
         every committed chunk, and calling it again with the same papers resumes.
         """
+        begun = time.perf_counter()
         report = ingest_papers(self.store, self.embedder, papers, progress=progress)
         started = time.perf_counter()
         with self._lock:
             if report.new or report.updated or report.embedded:
                 self.index.sync(self.store)
         report.seconds["index"] += time.perf_counter() - started
+        self.ingest_totals.add(len(papers), time.perf_counter() - begun)
         return report
 
     def reembed(self, progress: bool | None = None) -> IngestReport:
@@ -366,6 +385,10 @@ class Library:
             data_dir=self.storage.describe(),
             backend=self.storage.backend,
         )
+
+    def ping(self) -> None:
+        """One cheap query (a metadata row): raises when the database does not answer."""
+        self.store.get_meta(SEEDING_KEY)
 
     def close(self) -> None:
         """Close the database (and its connections) and the searcher's worker threads."""

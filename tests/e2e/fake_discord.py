@@ -135,6 +135,7 @@ class FakeDiscord:
         self.deleted: list[dict[str, Any]] = []
         self.command_errors: dict[str, str] | None = None  # force a 50035 on command sync
         self.command_sync_status: tuple[int, int] | None = None  # force (status, code) on command sync
+        self.refuse_gateway = False  # answer new gateway connections with 503 (an outage on Discord's side)
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
         self._changed = asyncio.Condition()
         self._server: TestServer | None = None
@@ -399,6 +400,8 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         if request.query.get("v") != "10" or request.query.get("encoding") != "json":
             raise web.HTTPBadRequest(text="expected v=10&encoding=json")
+        if self.refuse_gateway:
+            raise web.HTTPServiceUnavailable(text="gateway unavailable")
         compress = request.query.get("compress")
         if compress not in (None, "zlib-stream"):
             raise web.HTTPBadRequest(text=f"unsupported compression {compress}")
