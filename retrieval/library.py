@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
+from retrieval.ingest import BulkEncoder, IngestReport, embed_missing, ingest_papers, vector_key
 from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
@@ -278,14 +278,17 @@ class Library:
         """(id, title) pairs for autocomplete."""
         return self.store.suggest_titles(clean_question(prefix, 200), limit)
 
-    def add_papers(self, papers: Sequence[Paper], progress: bool | None = None) -> IngestReport:
+    def add_papers(
+        self, papers: Sequence[Paper], progress: bool | None = None, pool: BulkEncoder | None = None
+    ) -> IngestReport:
         """Upsert papers with their vectors (one transaction per chunk of 128), then index what is new.
 
         Texts that already have vectors are not embedded again; an interrupted call keeps
-        every committed chunk, and calling it again with the same papers resumes.
+        every committed chunk, and calling it again with the same papers resumes. ``pool``: encode in
+        worker processes or on a GPU (:class:`retrieval.encoder.pool.EncoderPool`) instead of here.
         """
         begun = time.perf_counter()
-        report = ingest_papers(self.store, self.embedder, papers, progress=progress)
+        report = ingest_papers(self.store, self.embedder, papers, progress=progress, pool=pool)
         started = time.perf_counter()
         with self._lock:
             if report.new or report.updated or report.embedded:
@@ -294,10 +297,10 @@ class Library:
         self.ingest_totals.add(len(papers), time.perf_counter() - begun)
         return report
 
-    def reembed(self, progress: bool | None = None) -> IngestReport:
+    def reembed(self, progress: bool | None = None, pool: BulkEncoder | None = None) -> IngestReport:
         """Forget this model's stored vectors and embed every paper again, then rebuild the index."""
         self.store.drop_vectors(vector_key(self.embedder))
-        report = embed_missing(self.store, self.embedder, progress=progress)
+        report = embed_missing(self.store, self.embedder, progress=progress, pool=pool)
         with self._lock:
             self.index.rebuild(self.store)
         return report

@@ -68,6 +68,11 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
         "(default 1,1,0.5,0.5).",
     ),
     (
+        "PAPERBOT_DEVICE",
+        "cpu",
+        "Where `paperbot index` encodes: cpu, or cuda (ONNX Runtime's CUDA provider: pip install 'paperbot[gpu]').",
+    ),
+    (
         "PAPERBOT_METRICS_PORT",
         "",
         "Serve /healthz, /readyz and /metrics (Prometheus) on this port, or host:port (default host 0.0.0.0; "
@@ -108,6 +113,7 @@ class Settings:
     encoder_threads: int | None = None
     fusion_weights: tuple[float, float, float, float] | None = None
     hnsw_threshold: int = 20_000
+    device: str = "cpu"
     metrics_host: str = "0.0.0.0"
     metrics_port: int | None = None  # None: no health/metrics server
 
@@ -128,7 +134,11 @@ class Settings:
         if not 0.1 <= tick <= 3600:
             raise ConfigError(f"PAPERBOT_DIGEST_TICK must be 0.1..3600 seconds, got {tick}")
         metrics_host, metrics_port = _metrics_address(env)
+        device = env.get("PAPERBOT_DEVICE", "").strip().lower() or "cpu"
+        if device not in ("cpu", "cuda"):
+            raise ConfigError(f"PAPERBOT_DEVICE must be cpu or cuda, got {device[:40]!r}")
         return cls(
+            device=device,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
             token=env.get("DISCORD_TOKEN", "").strip(),
