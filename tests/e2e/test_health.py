@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.fake_discord import FakeDiscord
+from bench.discord_local.fake_discord import FakeDiscord
 
 METRICS = {"PAPERBOT_METRICS_PORT": "127.0.0.1:0"}
 

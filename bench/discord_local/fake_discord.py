@@ -2,7 +2,7 @@
 
 The bot process talks to it exactly as to Discord (``PAPERBOT_DISCORD_API_BASE`` points discord.py's
 REST client here; the gateway URL comes from ``GET /gateway/bot``). It is strict where Discord is:
-what the bot sends is checked by :mod:`tests.e2e.discord_rules`, an interaction must be acknowledged
+what the bot sends is checked by :mod:`bench.discord_local.discord_rules`, an interaction must be acknowledged
 within 3 s (later: ``404 10062 Unknown interaction``), an interaction is acknowledged once, and
 after a public defer the first follow-up *edits the public "thinking" message*, its ephemeral flag
 ignored, as Discord does. Tests drive it like users: :meth:`FakeDiscord.slash`,
@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
-from tests.e2e import discord_rules as rules
+from bench.discord_local import discord_rules as rules
 
 log = logging.getLogger(__name__)
 
