@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 from bot.cli import EXIT_USAGE, open_library
 
+DEFAULT_CORPUS = Path("../shared/benchmarks/scifact-train/corpus.jsonl")
+
 
 def add_commands(sub: Any) -> None:
     """Add ``bench`` and ``eval`` to the ``paperbot`` subparsers."""
@@ -29,10 +31,20 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--corpus",
         type=Path,
-        default=Path("../shared/benchmarks/scifact-train/corpus.jsonl"),
+        default=DEFAULT_CORPUS,
         help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
     )
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
+    p.add_argument(
+        "--workers",
+        action="store_true",
+        help="only import papers/s with the encoder in process and in 1 and 2 worker processes (--corpus or the bundled corpus)",
+    )
+    p.add_argument(
+        "--load",
+        action="store_true",
+        help="only the load test: 200 concurrent /ask over a local Discord, two shard processes on PostgreSQL",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
@@ -73,6 +85,21 @@ def add_commands(sub: Any) -> None:
 
 def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the benchmark and print its figures."""
+    if args.workers:
+        from bench.workers_bench import bench_workers
+
+        source = str(args.corpus) if args.corpus.is_file() and args.corpus != DEFAULT_CORPUS else "bundled"
+        results = bench_workers(source, rounds=1 if args.quick else 2, limit=300 if args.quick else 0, out=out)
+        if args.json:
+            out.write(json.dumps(results) + "\n")
+        return 0
+    if args.load:
+        from bench.load_test import run_load_test
+
+        results = run_load_test(out=out, asks=50 if args.quick else 200)
+        if args.json:
+            out.write(json.dumps(results, default=str) + "\n")
+        return 0
     from bench.library_bench import run_bench
 
     url = args.settings.database_url

@@ -14,7 +14,9 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.health import HealthServer, gateway_states
 from bot.interactions import reply
+from bot.metrics import BotMetrics, shard_label
 from bot.state import BotState
 from retrieval.errors import UserFacingError
 from retrieval.settings import ConfigError, Settings, on_shards
@@ -45,6 +47,10 @@ UNKNOWN_INTERACTION, MISSING_ACCESS, INVALID_FORM_BODY = 10062, 50001, 50035
 
 class LibraryOpenError(RuntimeError):
     """The paper library could not be opened at startup."""
+
+
+class MetricsPortError(RuntimeError):
+    """``PAPERBOT_METRICS_PORT`` cannot be listened on (in use, not allowed)."""
 
 
 class CommandSyncError(RuntimeError):
@@ -116,9 +122,39 @@ class PaperBot(commands.Bot):
         self.library: Library = library  # type: ignore[assignment]  # set in setup_hook when None
         self.state: BotState = BotState(library.storage.state) if library is not None else None  # type: ignore[assignment]
         self.tree.error(self.on_app_command_error)
+        # One registry per process (several bots may share a test process), labelled with its shards.
+        self.metrics = BotMetrics(shard_label(config.shard_ids, config.shard_count))
+        self.metrics.watch(lambda: gateway_states(self), lambda: self.library)
+        self.health: HealthServer | None = None
+        self._lag_probe: asyncio.Task[None] | None = None
+
+    async def start_health(self) -> None:
+        """Serve /healthz, /readyz and /metrics when ``PAPERBOT_METRICS_PORT`` is set; probe event-loop lag."""
+        if self.config.metrics_port is None or self.health is not None:
+            return
+        self.health = HealthServer(self, self.metrics, self.config.metrics_host, self.config.metrics_port)
+        try:
+            await self.health.start()
+        except OSError as exc:
+            self.health = None
+            where = f"{self.config.metrics_host}:{self.config.metrics_port}"
+            raise MetricsPortError(
+                f"cannot serve metrics on {where} ({exc.strerror or exc}); check PAPERBOT_METRICS_PORT"
+            ) from None
+        self._lag_probe = asyncio.create_task(self.metrics.probe_loop_lag(), name="paperbot-loop-lag")
+
+    async def close(self) -> None:
+        """Stop the health server and the lag probe, then disconnect."""
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
+        if self.health is not None:
+            await self.health.close()
+            self.health = None
+        await super().close()
 
     async def setup_hook(self) -> None:
-        """Open the library (off the event loop), load the cogs, register the buttons, sync commands."""
+        """Serve health and metrics, open the library (off the event loop), load the cogs, sync commands."""
+        await self.start_health()  # /healthz and /readyz answer (503) while the library loads
         if self.config.api_url:
             await self.use_gateway_from_api()
         if self.library is None:
@@ -194,6 +230,7 @@ class PaperBot(commands.Bot):
         if isinstance(error, app_commands.CommandNotFound):
             log.warning("unknown command /%s (removed or renamed; Discord may list it until it syncs)", name)
         elif unexpected:
+            self.metrics.command_failed(name)
             log.error("command /%s failed", name, exc_info=(type(original), original, original.__traceback__))
         else:
             log.info("command /%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
@@ -245,8 +282,9 @@ def run_bot(
     """Run the bot until stopped; returns the process exit code.
 
     Misconfiguration and connection problems give one clear log line and a non-zero code (no
-    traceback): 2 missing or malformed settings/token, 3 token rejected by Discord, 4 Discord
-    unreachable, 5 library cannot be opened, 6 Discord rejected the slash command definitions.
+    traceback): 2 missing or malformed settings/token or a metrics port that cannot be listened on,
+    3 token rejected by Discord, 4 Discord unreachable, 5 library cannot be opened, 6 Discord
+    rejected the slash command definitions.
     """
     try:
         config = config or Settings.from_env()
@@ -269,6 +307,8 @@ def run_bot(
         return _fail(EXIT_LIBRARY, str(exc))
     except CommandSyncError as exc:
         return _fail(EXIT_COMMANDS, str(exc))
+    except MetricsPortError as exc:
+        return _fail(EXIT_CONFIG, str(exc))
     except discord.LoginFailure:
         return _fail(
             EXIT_LOGIN, "Discord rejected DISCORD_TOKEN (login failed); reset the token in the developer portal"

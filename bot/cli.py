@@ -26,6 +26,8 @@ log = logging.getLogger("paperbot")
 
 SAMPLE_QUESTION = "Is there a paper on pruning convolutional filters for medical images?"
 EXIT_USAGE = 2
+# From this many papers `paperbot index` encodes in worker processes (starting them takes seconds).
+POOL_FROM = 256
 
 
 def open_library(args: argparse.Namespace, *, seed: bool = True) -> Library:
@@ -51,6 +53,16 @@ def _parse_day(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _workers(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 1 <= number <= 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return number
 
 
 def _positive(value: str) -> int:
@@ -151,6 +163,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Import a JSONL corpus and/or saved pages, then bring the index up to date."""
+    from retrieval.encoder.embedder import execution_providers
+    from retrieval.encoder.pool import EncoderPool, default_workers
     from retrieval.sources.jsonl import read_jsonl
     from retrieval.sources.pages import parse_pages_dir
 
@@ -182,10 +196,21 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             return 1
     if args.pages:
         papers.extend(parse_pages_dir(args.pages))
+    device = args.device or args.settings.device
+    execution_providers(device)  # no CUDA provider: one line before anything is opened or written
     library = open_library(args, seed=not args.no_default_corpus)
-    # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
-    report = library.add_papers(papers) if papers else None
-    reembedded = library.reembed().embedded if args.rebuild else None
+    workers = args.workers or default_workers()
+    big = len(papers) >= POOL_FROM or args.rebuild
+    pool = None
+    if device == "cuda" or (workers > 1 and big):
+        pool = EncoderPool(library.embedder.name, workers=workers, cache_dir=args.settings.cache_dir, device=device)
+    try:
+        # A progress bar on a terminal, a log line every few seconds otherwise (shown with -v).
+        report = library.add_papers(papers, pool=pool) if papers else None
+        reembedded = library.reembed(pool=pool).embedded if args.rebuild else None
+    finally:
+        if pool is not None:
+            pool.close()
     new, updated = (len(report.new), len(report.updated)) if report else (0, 0)
     unchanged = report.unchanged if report else 0
     out.write(
@@ -350,6 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rebuild", action="store_true", help="re-embed every paper (the index is rebuilt from the new vectors)"
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=0,
+        help=f"encoder processes (default: the cores; imports under {POOL_FROM} papers encode in this process)",
+    )
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None, help="encode on the CPU or a GPU (default: PAPERBOT_DEVICE)"
     )
     p.set_defaults(func=cmd_index)
 

@@ -58,15 +58,17 @@ class DailyPoster:
                 fetch_days(self.bot.library, sorted(set(days)), base_url=self.bot.config.hf_base), FEED_TIMEOUT
             )
         except Exception as exc:
+            self.bot.metrics.source_error("feed")
             log.warning("live feed refresh failed (%s: %s); posting from the library as is", type(exc).__name__, exc)
             return
         if not report.ok:
+            self.bot.metrics.source_error("feed", len(report.failed))
             log.warning("live feed refresh incomplete: %s", report.summary().replace("\n", "; "))
 
     async def tick(self, now: datetime | None = None) -> list[tuple[int, date, str]]:
         """Post every due digest; returns (guild id, day, outcome) for each server that was due."""
         now = now or utcnow()
-        due = await asyncio.to_thread(self.bot.state.due, now)
+        due = await asyncio.to_thread(self._due, now)
         # Several processes may share the library: each posts only for the servers on its shards.
         due = [(settings, day) for settings, day in due if self.bot.serves_guild(settings.guild_id)]
         if not due:
@@ -79,6 +81,10 @@ class DailyPoster:
             outcome = await self.post(settings, day, now)
             results.append((settings.guild_id, day, outcome))
         return results
+
+    def _due(self, now: datetime) -> list[tuple[GuildSettings, date]]:
+        with self.bot.metrics.db_query("digests_due"):
+            return self.bot.state.due(now)
 
     async def _refresh_once(self, days: list[date]) -> None:
         """Refresh from the feed unless another process sharing the library is already doing it.
@@ -129,6 +135,7 @@ class DailyPoster:
             error = f"{day}: posting failed ({type(exc).__name__}); retrying in a few minutes."
             log.exception("guild %s: unexpected error posting the digest", settings.guild_id)
         finally:
+            self.bot.metrics.digest(status)
             await asyncio.to_thread(state.finish, settings.channel_id, day, status, message_id)
         if error or (status == PostStatus.POSTED and settings.last_error):
             await asyncio.to_thread(state.record_error, settings.guild_id, error)

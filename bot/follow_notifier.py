@@ -96,5 +96,6 @@ class FollowNotifier:
         except Exception:
             log.exception("follow DM to user %s failed unexpectedly", user_id)
         finally:
+            self.bot.metrics.follow_dm(status)
             await asyncio.to_thread(store.finish, user_id, day, status, claimed)
         return status

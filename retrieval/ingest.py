@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
+from typing import Protocol
 
 import numpy as np
 
@@ -194,8 +195,21 @@ class Progress:
             self.bar.close()
 
 
-def embed_texts(embedder: Embedder, texts: Sequence[tuple[str, str]], report: IngestReport) -> dict[str, np.ndarray]:
-    """{text hash: (sentences, dimension) vectors} for (title, abstract) pairs, each distinct text once."""
+class BulkEncoder(Protocol):
+    """Encodes many texts elsewhere (:class:`retrieval.encoder.pool.EncoderPool`: worker processes, a GPU)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts`` in order, shape (n, dimension)."""
+        ...
+
+
+def embed_texts(
+    embedder: Embedder, texts: Sequence[tuple[str, str]], report: IngestReport, pool: BulkEncoder | None = None
+) -> dict[str, np.ndarray]:
+    """{text hash: (sentences, dimension) vectors} for (title, abstract) pairs, each distinct text once.
+
+    With ``pool`` the texts are tokenized and encoded there (counted as encoding time).
+    """
     unique: dict[str, str] = {}
     for title, abstract in texts:
         unique.setdefault(text_hash(title, abstract), abstract)
@@ -205,9 +219,9 @@ def embed_texts(embedder: Embedder, texts: Sequence[tuple[str, str]], report: In
     groups = {h: sentences_of(a) for h, a in unique.items()}
     flat = [s for group in groups.values() for s in group]
     t1 = time.perf_counter()
-    ids = embedder.tokenize(flat)
+    ids = embedder.tokenize(flat) if pool is None else []
     t2 = time.perf_counter()
-    vectors = embedder.encode_ids(ids)
+    vectors = embedder.encode_ids(ids) if pool is None else pool.encode(flat)
     t3 = time.perf_counter()
     report.seconds["split"] += t1 - t0
     report.seconds["tokenize"] += t2 - t1
@@ -244,8 +258,9 @@ def ingest_papers(
     chunk: int = CHUNK,
     progress: bool | None = None,
     desc: str = "Importing papers",
+    pool: BulkEncoder | None = None,
 ) -> IngestReport:
-    """Upsert papers with their sentence vectors, one committed transaction per chunk."""
+    """Upsert papers with their sentence vectors, one committed transaction per chunk (encoded by ``pool`` if given)."""
     from retrieval.storage.errors import MissingVectors
 
     capped = (_capped(p) for p in papers)
@@ -263,7 +278,7 @@ def ingest_papers(
             batch = one_text_per_paper(batch)
             for attempt in range(1, ATTEMPTS + 1):
                 plan = store.plan_embedding(batch, key)
-                vectors = embed_texts(embedder, [t for t in plan if t is not None], report)
+                vectors = embed_texts(embedder, [t for t in plan if t is not None], report, pool)
                 t0 = time.perf_counter()
                 try:
                     upserted = store.upsert_with_vectors(batch, key, vectors)
@@ -289,7 +304,12 @@ def ingest_papers(
 
 
 def embed_missing(
-    store: PaperStore, embedder: Embedder, *, chunk: int = CHUNK, progress: bool | None = None
+    store: PaperStore,
+    embedder: Embedder,
+    *,
+    chunk: int = CHUNK,
+    progress: bool | None = None,
+    pool: BulkEncoder | None = None,
 ) -> IngestReport:
     """Embed stored papers that lack vectors for this model (model change, older library), chunk by chunk."""
     key = vector_key(embedder)
@@ -300,7 +320,7 @@ def embed_missing(
             if bar is None:
                 log.info("embedding stored papers that have no vectors for %s", key)
                 bar = Progress(None, "Embedding stored papers", progress)
-            vectors = embed_texts(embedder, [(t, a) for _, t, a in rows], report)
+            vectors = embed_texts(embedder, [(t, a) for _, t, a in rows], report, pool)
             t0 = time.perf_counter()
             store.add_vectors(key, {i: (text_hash(t, a), vectors[text_hash(t, a)]) for i, t, a in rows})
             report.seconds["store"] += time.perf_counter() - t0

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
+from retrieval.ingest import BulkEncoder, IngestReport, embed_missing, ingest_papers, vector_key
 from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
@@ -35,7 +35,7 @@ from retrieval.text import clean_question, has_content, query_terms, term_set
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Library", "LibraryStats", "default_data_dir"]
+__all__ = ["IngestTotals", "Library", "LibraryStats", "default_data_dir"]
 
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
@@ -95,6 +95,22 @@ def _seed(storage: Storage, embedder: Embedder, progress: bool | None) -> None:
         )
 
 
+@dataclass
+class IngestTotals:
+    """What this process has ingested (plain values an adapter may export, e.g. as metrics)."""
+
+    papers: int = 0
+    seconds: float = 0.0
+    last_rate: float = 0.0  # papers/s of the last ingest
+
+    def add(self, papers: int, seconds: float) -> None:
+        """Count one ingest of ``papers`` papers that took ``seconds``."""
+        self.papers += papers
+        self.seconds += seconds
+        if papers and seconds > 0:
+            self.last_rate = papers / seconds
+
+
 @dataclass(frozen=True)
 class LibraryStats:
     """What ``paperbot stats`` shows."""
@@ -146,6 +162,7 @@ class Library:
         self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights)
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
+        self.ingest_totals = IngestTotals()
 
     @classmethod
     def open(
@@ -302,24 +319,29 @@ class Library:
         """(id, title) pairs for autocomplete."""
         return self.store.suggest_titles(clean_question(prefix, 200), limit)
 
-    def add_papers(self, papers: Sequence[Paper], progress: bool | None = None) -> IngestReport:
+    def add_papers(
+        self, papers: Sequence[Paper], progress: bool | None = None, pool: BulkEncoder | None = None
+    ) -> IngestReport:
         """Upsert papers with their vectors (one transaction per chunk of 128), then index what is new.
 
         Texts that already have vectors are not embedded again; an interrupted call keeps
-        every committed chunk, and calling it again with the same papers resumes.
+        every committed chunk, and calling it again with the same papers resumes. ``pool``: encode in
+        worker processes or on a GPU (:class:`retrieval.encoder.pool.EncoderPool`) instead of here.
         """
-        report = ingest_papers(self.store, self.embedder, papers, progress=progress)
+        begun = time.perf_counter()
+        report = ingest_papers(self.store, self.embedder, papers, progress=progress, pool=pool)
         started = time.perf_counter()
         with self._lock:
             if report.new or report.updated or report.embedded:
                 self.index.sync(self.store)
         report.seconds["index"] += time.perf_counter() - started
+        self.ingest_totals.add(len(papers), time.perf_counter() - begun)
         return report
 
-    def reembed(self, progress: bool | None = None) -> IngestReport:
+    def reembed(self, progress: bool | None = None, pool: BulkEncoder | None = None) -> IngestReport:
         """Forget this model's stored vectors and embed every paper again, then rebuild the index."""
         self.store.drop_vectors(vector_key(self.embedder))
-        report = embed_missing(self.store, self.embedder, progress=progress)
+        report = embed_missing(self.store, self.embedder, progress=progress, pool=pool)
         with self._lock:
             self.index.rebuild(self.store)
         return report
@@ -407,6 +429,10 @@ class Library:
             data_dir=self.storage.describe(),
             backend=self.storage.backend,
         )
+
+    def ping(self) -> None:
+        """One cheap query (a metadata row): raises when the database does not answer."""
+        self.store.get_meta(SEEDING_KEY)
 
     def close(self) -> None:
         """Close the database (and its connections) and the searcher's worker threads."""

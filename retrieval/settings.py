@@ -68,6 +68,17 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
         "(default 1,1,0.5,0.5).",
     ),
     (
+        "PAPERBOT_DEVICE",
+        "cpu",
+        "Where `paperbot index` encodes: cpu, or cuda (ONNX Runtime's CUDA provider: pip install 'paperbot[gpu]').",
+    ),
+    (
+        "PAPERBOT_METRICS_PORT",
+        "",
+        "Serve /healthz, /readyz and /metrics (Prometheus) on this port, or host:port (default host 0.0.0.0; "
+        "0: any free port, logged). Empty: off.",
+    ),
+    (
         "PAPERBOT_HNSW_THRESHOLD",
         "20000",
         "Advanced: from this many papers the dense index uses HNSW instead of exact search.",
@@ -102,6 +113,9 @@ class Settings:
     encoder_threads: int | None = None
     fusion_weights: tuple[float, float, float, float] | None = None
     hnsw_threshold: int = 20_000
+    device: str = "cpu"
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int | None = None  # None: no health/metrics server
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -119,7 +133,14 @@ class Settings:
         tick = _float(env, "PAPERBOT_DIGEST_TICK", 60.0)
         if not 0.1 <= tick <= 3600:
             raise ConfigError(f"PAPERBOT_DIGEST_TICK must be 0.1..3600 seconds, got {tick}")
+        metrics_host, metrics_port = _metrics_address(env)
+        device = env.get("PAPERBOT_DEVICE", "").strip().lower() or "cpu"
+        if device not in ("cpu", "cuda"):
+            raise ConfigError(f"PAPERBOT_DEVICE must be cpu or cuda, got {device[:40]!r}")
         return cls(
+            device=device,
+            metrics_host=metrics_host,
+            metrics_port=metrics_port,
             token=env.get("DISCORD_TOKEN", "").strip(),
             guild_id=_int(env, "DISCORD_GUILD_ID", None, minimum=1),
             sharded=_bool(env, "PAPERBOT_SHARDED", False) or shard_count is not None,
@@ -190,6 +211,17 @@ def _weights(env: Mapping[str, str]) -> tuple[float, float, float, float] | None
     if len(values) != 4:
         raise ConfigError(f"PAPERBOT_FUSION_WEIGHTS must be four comma-separated numbers, got {raw[:40]!r}")
     return values  # type: ignore[return-value]
+
+
+def _metrics_address(env: Mapping[str, str]) -> tuple[str, int | None]:
+    raw = env.get("PAPERBOT_METRICS_PORT", "").strip()
+    if not raw:
+        return "0.0.0.0", None
+    host, _, port = raw.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"PAPERBOT_METRICS_PORT must be a port (0-65535) or host:port, got {raw[:60]!r}")
+    return host, int(port)
 
 
 def _api_base(env: Mapping[str, str]) -> str | None:

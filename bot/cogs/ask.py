@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -176,6 +177,7 @@ class AskCog(commands.Cog):
         if is_empty_question(question):
             await reply(interaction, NO_WORDS)
             return
+        started = time.perf_counter()
         await interaction.response.defer(ephemeral=private, thinking=True)
         if paper:
             picked = picked_id(paper)
@@ -185,6 +187,7 @@ class AskCog(commands.Cog):
         await interaction.followup.send(
             embed=answer_embed(answer), view=answer_view(answer), ephemeral=private, allowed_mentions=NO_MENTIONS
         )
+        self.bot.metrics.asked(answer, time.perf_counter() - started)
 
     @ask.autocomplete("paper")
     async def paper_autocomplete(

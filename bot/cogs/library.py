@@ -13,8 +13,8 @@ from discord.ext import commands
 
 from bot.interactions import NO_MENTIONS, reply, require_manage_guild
 from bot.render.follows import added_paper_embed
-from retrieval.sources.feed_client import FeedConfig
-from retrieval.sources.paper_api import add_paper_by_ref, parse_paper_ref
+from retrieval.sources.feed_client import FeedConfig, FeedError
+from retrieval.sources.paper_api import PaperLookupError, add_paper_by_ref, parse_paper_ref
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -63,7 +63,13 @@ class LibraryCog(commands.Cog):
             return
         parse_paper_ref(paper)  # a PaperLookupError, here or below, is answered by the central handler
         await interaction.response.defer(ephemeral=True, thinking=True)
-        added = await add_paper_by_ref(self.bot.library, paper, self._config())
+        try:
+            added = await add_paper_by_ref(self.bot.library, paper, self._config())
+        except PaperLookupError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, FeedError) and cause.status != 404:  # the API failed, not the user's id
+                self.bot.metrics.source_error("paper_api")
+            raise  # the one error handler tells the user
         log.info("user %s added %s to the library (%s)", interaction.user.id, added.paper.ext_id, added.outcome)
         await interaction.followup.send(
             embed=added_paper_embed(added.paper, added.outcome), ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -41,13 +41,40 @@ TOKEN_BUDGET = 2048
 DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 
+DEVICES = ("cpu", "cuda")
+
+
+def execution_providers(device: str) -> tuple[str, ...]:
+    """ONNX Runtime's providers for ``device`` (``cpu`` or ``cuda``, the CPU as fallback for unsupported ops).
+
+    Raises :class:`EmbedderError` in one line when ``cuda`` is asked for and this ONNX Runtime has
+    no CUDA provider (the CPU-only ``onnxruntime`` package, or no NVIDIA driver).
+    """
+    if device not in DEVICES:
+        raise EmbedderError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return ("CPUExecutionProvider",)
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise EmbedderError(
+            "device cuda: this ONNX Runtime has no CUDA provider (available: "
+            f"{', '.join(ort.get_available_providers())}); install paperbot[gpu] (onnxruntime-gpu) on a machine "
+            "with an NVIDIA GPU, or use --device cpu"
+        )
+    return ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
 class Embedder:
     """Encodes questions and passages into float32 vectors (normalized when the model says so)."""
 
-    def __init__(self, name: str, threads: int | None = None, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, name: str, threads: int | None = None, cache_dir: Path | None = None, device: str = "cpu"
+    ) -> None:
         self.name = name
         self.threads = threads or DEFAULT_THREADS  # PAPERBOT_ENCODER_THREADS
         self.cache_dir = cache_dir  # PAPERBOT_CACHE_DIR: where the ONNX export is kept
+        self.providers = execution_providers(device)  # PAPERBOT_DEVICE
         # Batches encoded at once in bulk, each on its own thread (onnxruntime releases the GIL while
         # it runs): as many as the cores the intra-op threads leave, so none is oversubscribed.
         self.workers = max(1, (os.cpu_count() or 1) // self.threads)
@@ -97,7 +124,7 @@ class Embedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), options, providers=list(self.providers))
 
     # -- encoding ------------------------------------------------------------------------
 

@@ -184,3 +184,15 @@ def test_index_rebuild_reembeds_every_paper(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--data-dir", data_dir, "index", "--no-default-corpus", "--rebuild"]) == 0
     assert "3 re-embedded; library: 3 papers, index: 3 papers" in capsys.readouterr().out
+
+
+def test_index_on_cuda_without_a_cuda_runtime_is_one_line_and_writes_nothing(tmp_path, capsys):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has CUDA")
+    data_dir = tmp_path / "lib"
+    code = main(["--data-dir", str(data_dir), "index", "--no-default-corpus", "--device", "cuda"])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "no CUDA provider" in err and "Traceback" not in err
+    assert not data_dir.exists()

@@ -107,6 +107,8 @@ def test_shard_count_and_ids_are_read_and_imply_sharding():
         ({"PAPERBOT_DISCORD_API_BASE": "proxy:8080"}, "must be an http"),
         ({"PAPERBOT_LOG_LEVEL": "loud"}, "PAPERBOT_LOG_LEVEL must be one of"),
         ({"PAPERBOT_DIGEST_TICK": "0"}, "PAPERBOT_DIGEST_TICK must be"),
+        ({"PAPERBOT_METRICS_PORT": "http"}, "PAPERBOT_METRICS_PORT must be a port"),
+        ({"PAPERBOT_METRICS_PORT": "70000"}, "PAPERBOT_METRICS_PORT must be a port"),
     ],
 )
 def test_malformed_sharding_api_base_log_level_and_tick_give_one_clear_line(env, message):
@@ -130,3 +132,17 @@ def test_api_base_gets_the_api_version_unless_it_names_one(base, url):
 def test_env_example_lists_every_setting():
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     assert all(f"\n{name}=" in example for name, _, _ in ENV_VARS)
+
+
+@pytest.mark.parametrize(
+    "raw,address",
+    [
+        ("", ("0.0.0.0", None)),
+        ("9108", ("0.0.0.0", 9108)),
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+        ("[::1]:9108", ("::1", 9108)),
+    ],
+)
+def test_metrics_port_is_off_by_default_and_takes_a_host(raw, address):
+    config = Settings.from_env({"PAPERBOT_METRICS_PORT": raw})
+    assert (config.metrics_host, config.metrics_port) == address

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.fake_discord import FakeDiscord
+from bench.discord_local.fake_discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.discord_local.discord_rules import EPHEMERAL
+from bench.discord_local.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, Guild
 from bot.state import BotState
 from retrieval.storage.sqlite.storage import SqliteStorage
-from tests.e2e.discord_rules import EPHEMERAL
-from tests.e2e.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, Guild
 from tests.retrieval.sources.feed_support import api_item, listing
 
 ADMIN = MEMBER_PERMISSIONS | MANAGE_GUILD

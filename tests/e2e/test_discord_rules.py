@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import discord_rules as rules
+from bench.discord_local import discord_rules as rules
 
 OK_MENTIONS = {"parse": []}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.discord_rules import EPHEMERAL
+from bench.discord_local.discord_rules import EPHEMERAL
 
 MESSAGE_COMMAND = 3
 

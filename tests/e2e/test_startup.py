@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.discord_rules import EPHEMERAL
+from bench.discord_local.discord_rules import EPHEMERAL
 
 
 async def test_bot_connects_and_syncs_valid_commands(discord_server, launch, no_rejections):

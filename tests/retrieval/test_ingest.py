@@ -118,3 +118,23 @@ def test_without_a_terminal_progress_is_a_log_line_with_papers_per_second(monkey
         progress.close()
     assert progress.bar is None  # pytest's stderr is not a terminal
     assert "Importing papers: 128/1000 papers" in caplog.text and "papers/s" in caplog.text and "ETA" in caplog.text
+
+
+def test_an_import_through_worker_processes_stores_what_one_process_does(open_library):
+    from retrieval.encoder.pool import EncoderPool
+
+    papers = make_papers(40)
+    alone = open_library("alone")
+    alone.add_papers(papers)
+    pooled = open_library("pooled")
+    with EncoderPool(pooled.embedder.name, workers=2, threads=1) as pool:
+        report = pooled.add_papers(papers, pool=pool)
+        assert len(report.new) == 40 and report.embedded == 40
+        again = pooled.add_papers(papers, pool=pool)  # resumable as ever: nothing embedded twice
+    assert again.embedded == 0 and not again.new
+    expected, got = library_content(alone), library_content(pooled)
+    assert expected.keys() == got.keys()
+    for ext_id, (title, abstract, vectors) in expected.items():
+        assert got[ext_id][:2] == (title, abstract)
+        assert np.allclose(got[ext_id][2], vectors, atol=1e-3)
+    assert pooled.ingest_totals.papers == 80 and pooled.ingest_totals.last_rate > 0

@@ -2,7 +2,7 @@
 
 The bot process talks to it exactly as to Discord (``PAPERBOT_DISCORD_API_BASE`` points discord.py's
 REST client here; the gateway URL comes from ``GET /gateway/bot``). It is strict where Discord is:
-what the bot sends is checked by :mod:`tests.e2e.discord_rules`, an interaction must be acknowledged
+what the bot sends is checked by :mod:`bench.discord_local.discord_rules`, an interaction must be acknowledged
 within 3 s (later: ``404 10062 Unknown interaction``), an interaction is acknowledged once, and
 after a public defer the first follow-up *edits the public "thinking" message*, its ephemeral flag
 ignored, as Discord does. Tests drive it like users: :meth:`FakeDiscord.slash`,
@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
-from tests.e2e import discord_rules as rules
+from bench.discord_local import discord_rules as rules
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ class FakeDiscord:
         self.deleted: list[dict[str, Any]] = []
         self.command_errors: dict[str, str] | None = None  # force a 50035 on command sync
         self.command_sync_status: tuple[int, int] | None = None  # force (status, code) on command sync
+        self.refuse_gateway = False  # answer new gateway connections with 503 (an outage on Discord's side)
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
         self._changed = asyncio.Condition()
         self._server: TestServer | None = None
@@ -399,6 +400,8 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         if request.query.get("v") != "10" or request.query.get("encoding") != "json":
             raise web.HTTPBadRequest(text="expected v=10&encoding=json")
+        if self.refuse_gateway:
+            raise web.HTTPServiceUnavailable(text="gateway unavailable")
         compress = request.query.get("compress")
         if compress not in (None, "zlib-stream"):
             raise web.HTTPBadRequest(text=f"unsupported compression {compress}")
