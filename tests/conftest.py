@@ -21,12 +21,12 @@ if "PAPERBOT_CACHE_DIR" not in os.environ:
     os.environ["PAPERBOT_CACHE_DIR"] = _CACHE
     atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
+from bench.pg_server import TestServer
 from retrieval.library import Library
 from retrieval.models import Paper
 from retrieval.settings import Settings
 from retrieval.storage.factory import open_storage
 from retrieval.storage.protocol import Storage
-from tests.pg_server import TestServer
 from tests.retrieval.sources.feed_support import ServerPool
 
 DATA = Path(__file__).parent / "data"

@@ -5,7 +5,7 @@ create system users and change permissions when run as root. PostgreSQL refuses 
 so as root the server runs as ``nobody`` (setuid/setgid in the child) in a temporary folder that
 user owns; otherwise as the current user. It listens on a free port on 127.0.0.1 only.
 
-``python -m tests.pg_server`` starts one and prints its URL until interrupted (for manual runs
+``python -m bench.pg_server`` starts one and prints its URL until interrupted (for manual runs
 of ``paperbot bench --database-url``).
 """
 
