@@ -38,8 +38,7 @@ TI  - {SHARED_TWIN}
 AU  - Other, Olga
 AB  - Whale songs are segmented by a recurrent tagger. Accuracy improves on whale datasets.
 PY  - 2022
-ER  - 
-"""
+ER  - """ + "\n"
 
 
 @BACKENDS
@@ -116,6 +115,6 @@ def test_a_file_that_cannot_be_parsed_imports_nothing(open_library):
     broken = BIB_A + "\n@article{broken,\n  title = oops\n"
     with pytest.raises(ReadingListError, match="line 21"):
         lib.import_reading_list(broken.encode(), "list.bib", "111")
-    with pytest.raises(ReadingListError, match="not UTF-8 text .* line 3"):
+    with pytest.raises(ReadingListError, match=r"not UTF-8 text .* line 3"):
         lib.import_reading_list(b"title,abstract\nA,B\nCaf\xe9,x\n", "list.csv", "111")
     assert lib.store.count(Scope(everything=True)) == 2 and lib.collection_page("111").total == 0
