@@ -33,6 +33,14 @@ def add_commands(sub: Any) -> None:
         help="a JSONL corpus to time ingest on (default: the SciFact train corpus beside the project)",
     )
     p.add_argument("--json", action="store_true", help="also print all figures as one JSON object")
+    p.add_argument(
+        "--collections",
+        type=int,
+        default=None,
+        metavar="PRIVATE",
+        help="only search with the collection filter: --sizes shared (default 100,000) + PRIVATE papers of 5 "
+        "servers, on SQLite and, with --database-url, PostgreSQL",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
@@ -64,6 +72,13 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bench.library_bench import run_bench
 
     url = args.settings.database_url
+    if args.collections is not None:
+        from bench.postgres_bench import run_collection_bench
+
+        results = run_collection_bench(url, args.sizes or [100_000], args.collections, out)
+        if args.json:
+            out.write(json.dumps(results, default=str) + "\n")
+        return 0
     if url:
         from bench.postgres_bench import run_postgres_bench
 

@@ -33,12 +33,15 @@ BIB_A = f"""@article{{twin2024,
 }}
 """
 
-RIS_B = f"""TY  - JOUR
+RIS_B = (
+    f"""TY  - JOUR
 TI  - {SHARED_TWIN}
 AU  - Other, Olga
 AB  - Whale songs are segmented by a recurrent tagger. Accuracy improves on whale datasets.
 PY  - 2022
-ER  - """ + "\n"
+ER  - """
+    + "\n"
+)
 
 
 @BACKENDS
