@@ -34,7 +34,7 @@ MAX_BYTES = 8 * 1024 * 1024
 MAX_RECORDS = 5000
 FORMATS = ("bibtex", "ris", "csv", "jsonl")
 
-_ARXIV_IN_TEXT = re.compile(r"(?:arxiv[:./ ]*(?:abs/|pdf/)?)(\d{4}\.\d{4,5}(?:v\d+)?)", re.IGNORECASE)
+_ARXIV_IN_TEXT = re.compile(r"arxiv(?:\.org/(?:abs|pdf)/|[: ]*)(\d{4}\.\d{4,5}(?:v\d+)?)", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 
