@@ -39,7 +39,7 @@ def add_commands(sub: Any) -> None:
         default=None,
         metavar="PRIVATE",
         help="only search with the collection filter: --sizes shared (default 100,000) + PRIVATE papers of 5 "
-        "servers, on SQLite and, with --database-url, PostgreSQL",
+        "servers, on SQLite (or, with --database-url, on PostgreSQL)",
     )
     p.set_defaults(func=cmd_bench)
 

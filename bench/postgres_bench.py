@@ -355,15 +355,16 @@ def run_postgres_bench(url: str, sizes: list[int], sqlite_at: int | None, out: A
 
 
 def run_collection_bench(url: str | None, sizes: list[int], private: int, out: Any) -> dict[str, Any]:
-    """Search with the collection filter: ``n`` shared + ``private`` papers of 5 servers, on SQLite and (with a URL) PostgreSQL."""
+    """Search with the collection filter: ``n`` shared + ``private`` papers of 5 servers, on SQLite (no URL) or PostgreSQL."""
     results: dict[str, Any] = {}
     for n in sizes:
         total = n + private
-        title = f"sqlite + faiss: {n:,} shared + {private:,} private papers (5 collections)"
-        out.write(f"\n== {title}\n")
-        out.flush()
-        results[title] = dict(bench_sqlite(total, out, private))
-        if url:
+        if not url:
+            title = f"sqlite + faiss: {n:,} shared + {private:,} private papers (5 collections)"
+            out.write(f"\n== {title}\n")
+            out.flush()
+            results[title] = dict(bench_sqlite(total, out, private))
+        else:
             title = f"postgres + pgvector: {n:,} shared + {private:,} private papers (5 collections)"
             out.write(f"\n== {title}\n")
             out.flush()
