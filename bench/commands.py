@@ -45,6 +45,14 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="only the load test: 200 concurrent /ask over a local Discord, two shard processes on PostgreSQL",
     )
+    p.add_argument(
+        "--collections",
+        type=int,
+        default=None,
+        metavar="PRIVATE",
+        help="only search with the collection filter: --sizes shared (default 100,000) + PRIVATE papers of 5 "
+        "servers, on SQLite (or, with --database-url, on PostgreSQL)",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("eval", help="Recall@k, MRR, answer and abstention quality on question sets")
@@ -103,6 +111,13 @@ def cmd_bench(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from bench.library_bench import run_bench
 
     url = args.settings.database_url
+    if args.collections is not None:
+        from bench.postgres_bench import run_collection_bench
+
+        results = run_collection_bench(url, args.sizes or [100_000], args.collections, out)
+        if args.json:
+            out.write(json.dumps(results, default=str) + "\n")
+        return 0
     if url:
         from bench.postgres_bench import run_postgres_bench
 

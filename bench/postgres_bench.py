@@ -137,8 +137,22 @@ class Figures(dict):  # type: ignore[type-arg]
             self[key] = value
 
 
-def bench_postgres(url: str, n: int, out: Any = None) -> dict[str, Any]:
-    """Load ``n`` synthetic papers into a scratch schema with COPY, build the indexes, time searches."""
+# Collections the private papers of a collection benchmark are spread over (the searching server is one).
+COLLECTIONS = 5
+
+
+def owner_of(pid: int, n: int, private: int) -> str | None:
+    """The collection of synthetic paper ``pid`` (1-based): the last ``private`` ids are spread over COLLECTIONS."""
+    return f"c{pid % COLLECTIONS}" if pid > n - private else None
+
+
+def bench_postgres(url: str, n: int, out: Any = None, private: int = 0) -> dict[str, Any]:
+    """Load ``n`` synthetic papers into a scratch schema with COPY, build the indexes, time searches.
+
+    With ``private``, the last ``private`` papers belong to collections (servers' reading lists) and the
+    searches are timed as the shared library alone, as one server sees it (its collection in, the
+    others filtered inside the queries), and unfiltered.
+    """
     import psycopg
     from pgvector.psycopg import register_vector
 
@@ -170,7 +184,7 @@ def bench_postgres(url: str, n: int, out: Any = None) -> dict[str, Any]:
                 with (
                     conn.cursor() as cur,
                     cur.copy(
-                        "COPY papers (id, ext_id, title, norm_title, abstract, source, text_hash) FROM STDIN"
+                        "COPY papers (id, ext_id, title, norm_title, abstract, source, text_hash, owner) FROM STDIN"
                     ) as copy,
                 ):
                     for j, (title, abstract) in enumerate(zip(titles, abstracts, strict=True)):
@@ -184,6 +198,7 @@ def bench_postgres(url: str, n: int, out: Any = None) -> dict[str, Any]:
                                 abstract,
                                 "bench",
                                 text_hash(title, abstract),
+                                owner_of(pid, n, private),
                             )
                         )
                 t1 = time.perf_counter()
@@ -233,7 +248,7 @@ def bench_postgres(url: str, n: int, out: Any = None) -> dict[str, Any]:
                 row[f"{table}_mb"] = int(found[0]) / 1e6
         queries = corpus.queries()
         store, index = storage.papers, storage.open_index(DIM, MODEL)
-        row.update(_search_figures(store, index, queries, HybridSearcher))
+        row.update(_search_figures(store, index, queries, HybridSearcher, private))
     finally:
         storage.close()
         with psycopg.connect(url, autocommit=True) as admin:
@@ -250,27 +265,36 @@ def _schema_bytes(conn: Any, schema: str) -> int:
     return int(found[0])
 
 
-def _search_figures(store: Any, index: Any, queries: list[tuple[str, np.ndarray]], searcher_cls: Any) -> dict[str, Any]:
+def _search_figures(
+    store: Any, index: Any, queries: list[tuple[str, np.ndarray]], searcher_cls: Any, private: int = 0
+) -> dict[str, Any]:
+    from retrieval.models import EVERYONE, SHARED, Scope
     from retrieval.text import query_terms
 
     searcher = searcher_cls(store, index, FixedEmbedder(queries))
-    # Warm caches once (document frequencies, pages), as a running bot has them.
-    for text, _ in queries[:20]:
-        searcher.search(text, 5)
+    # With collections: unfiltered, the shared library alone, and one server's view (its collection in).
+    scopes = [("", SHARED)] if not private else [("all_", EVERYONE), ("shared_", SHARED), ("server_", Scope.of("c0"))]
     figures: dict[str, Any] = {}
-    for name, fn in (
-        ("dense", lambda _t, v: index.search(v, 100)),
-        ("lexical", lambda t, _v: store.lexical_search(query_terms(t), 100)),
-        ("fused", lambda t, _v: searcher.search(t, 5)),
-    ):
-        for key, value in _latencies(fn, queries).items():
-            figures[f"{name}_{key}"] = value
-    hits = [searcher.search(text, 10).hits for text, _ in queries[:50]]
-    figures["fused_hits_per_query"] = statistics.fmean(len(h) for h in hits)
+    for label, scope in scopes:
+        # Warm caches once (document frequencies, pages, the scope's selector), as a running bot has them.
+        for text, _ in queries[:20]:
+            searcher.search(text, 5, scope)
+        for name, fn in (
+            ("dense", lambda _t, v, sc=scope: index.search(v, 100, sc)),
+            ("lexical", lambda t, _v, sc=scope: store.lexical_search(query_terms(t), 100, sc)),
+            ("fused", lambda t, _v, sc=scope: searcher.search(t, 5, sc)),
+        ):
+            for key, value in _latencies(fn, queries).items():
+                figures[f"{label}{name}_{key}"] = value
+        hits = [searcher.search(text, 10, scope).hits for text, _ in queries[:50]]
+        figures[f"{label}fused_hits_per_query"] = statistics.fmean(len(h) for h in hits)
+        if private:
+            leaked = [h.paper.owner for hs in hits for h in hs if not scope.sees(h.paper.owner)]
+            figures[f"{label}hits_outside_scope"] = len(leaked)
     return figures
 
 
-def bench_sqlite(n: int, out: Any = None) -> dict[str, Any]:
+def bench_sqlite(n: int, out: Any = None, private: int = 0) -> dict[str, Any]:
     """The same synthetic papers in the SQLite + FAISS backend (ingest through the store's vector path)."""
     from retrieval.models import Paper
     from retrieval.query.search import HybridSearcher
@@ -284,7 +308,13 @@ def bench_sqlite(n: int, out: Any = None) -> dict[str, Any]:
         ingest_s = 0.0
         for start, titles, abstracts, _latent, vecs in corpus.batches():
             papers = [
-                Paper(title=t, abstract=a, ext_id=f"b{start + j + 1}", source="bench")
+                Paper(
+                    title=t,
+                    abstract=a,
+                    ext_id=f"b{start + j + 1}",
+                    source="bench",
+                    owner=owner_of(start + j + 1, n, private),
+                )
                 for j, (t, a) in enumerate(zip(titles, abstracts, strict=True))
             ]
             from retrieval.text import text_hash
@@ -300,7 +330,7 @@ def bench_sqlite(n: int, out: Any = None) -> dict[str, Any]:
         row["faiss_build_s"] = time.perf_counter() - t0
         row["index_type"] = index.index_type
         row["disk_mb"] = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()) / 1e6
-        row.update(_search_figures(store, index, corpus.queries(), HybridSearcher))
+        row.update(_search_figures(store, index, corpus.queries(), HybridSearcher, private))
         storage.close()
     return row
 
@@ -321,4 +351,22 @@ def run_postgres_bench(url: str, sizes: list[int], sqlite_at: int | None, out: A
     if sqlite_at is not None and sqlite_at not in sizes:
         show(f"sqlite + faiss at {sqlite_at:,} synthetic papers", bench_sqlite, sqlite_at)
     log.debug("%s", json.dumps(results, default=str))
+    return results
+
+
+def run_collection_bench(url: str | None, sizes: list[int], private: int, out: Any) -> dict[str, Any]:
+    """Search with the collection filter: ``n`` shared + ``private`` papers of 5 servers, on SQLite (no URL) or PostgreSQL."""
+    results: dict[str, Any] = {}
+    for n in sizes:
+        total = n + private
+        if not url:
+            title = f"sqlite + faiss: {n:,} shared + {private:,} private papers (5 collections)"
+            out.write(f"\n== {title}\n")
+            out.flush()
+            results[title] = dict(bench_sqlite(total, out, private))
+        else:
+            title = f"postgres + pgvector: {n:,} shared + {private:,} private papers (5 collections)"
+            out.write(f"\n== {title}\n")
+            out.flush()
+            results[title] = dict(bench_postgres(url, total, out, private))
     return results

@@ -20,7 +20,7 @@ from retrieval.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     from retrieval.library import Library
-from retrieval.models import Reason
+from retrieval.models import Reason, Scope
 
 log = logging.getLogger("paperbot")
 
@@ -28,6 +28,7 @@ SAMPLE_QUESTION = "Is there a paper on pruning convolutional filters for medical
 EXIT_USAGE = 2
 # From this many papers `paperbot index` encodes in worker processes (starting them takes seconds).
 POOL_FROM = 256
+COLLECTION_HELP = "also see this private collection (a server's reading list: its name, or the server's guild id)"
 
 
 def open_library(args: argparse.Namespace, *, seed: bool = True) -> Library:
@@ -46,6 +47,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         model=args.model or settings.model,
         database_url=settings.database_url if args.database_url is None else (args.database_url.strip() or None),
     )
+
+
+def _scope(args: argparse.Namespace) -> Scope:
+    """What a command sees: the shared library plus ``--collection`` (a name, or a server's guild id)."""
+    return Scope.of(getattr(args, "collection", None))
 
 
 def _parse_day(value: str) -> date:
@@ -88,11 +94,14 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         )
         return EXIT_USAGE
     library = open_library(args)
+    scope = _scope(args)
     if args.paper:
-        _say_which_paper(library, args.paper)
+        _say_which_paper(library, args.paper, scope)
 
     def answer_one(question: str):  # noqa: ANN202 - Answer imported lazily
-        return library.ask_paper(question, args.paper) if args.paper else library.ask(question, args.top_k)
+        if args.paper:
+            return library.ask_paper(question, args.paper, scope)
+        return library.ask(question, args.top_k, scope)
 
     if args.question == "-":
         for line in sys.stdin:
@@ -108,17 +117,17 @@ def cmd_ask(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 1 if answer.reason == Reason.NO_SUCH_PAPER else 0
 
 
-def _say_which_paper(library, name: str) -> None:  # noqa: ANN001 - Library imported lazily
+def _say_which_paper(library, name: str, scope: Scope) -> None:  # noqa: ANN001 - Library imported lazily
     """On stderr, when ``--paper`` names no paper exactly and several titles contain it: which one is used."""
     from retrieval.text import clean_question
 
     query = clean_question(name, 300).strip()
-    if library.store.get_by_ext_id(query) or library.store.find_exact(query):
+    if library.store.get_by_ext_id(query, scope) or library.store.find_exact(query, scope):
         return
-    titles = library.suggest_titles(query, 6)
+    titles = library.suggest_titles(query, 6, scope)
     if len(titles) < 2:
         return
-    chosen = library.resolve_paper(name)
+    chosen = library.resolve_paper(name, scope)
     if chosen is None:
         return
     others = [title for paper_id, title in titles if paper_id != chosen.id][:4]
@@ -136,14 +145,14 @@ def cmd_today(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     library = open_library(args)
     topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
     build = library.week_digest if args.week else library.digest
-    out.write(render_digest(build(args.date, topics=topics, limit=args.limit)) + "\n")
+    out.write(render_digest(build(args.date, topics=topics, limit=args.limit, scope=_scope(args))) + "\n")
     return 0
 
 
 def cmd_paper(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Show one paper by id or title."""
     library = open_library(args)
-    paper = library.find_paper(args.query)
+    paper = library.find_paper(args.query, _scope(args))
     if paper is None:
         print(f"no paper matches {args.query!r}; try other words from its title", file=sys.stderr)
         return 1
@@ -168,6 +177,10 @@ def cmd_index(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from retrieval.sources.jsonl import read_jsonl
     from retrieval.sources.pages import parse_pages_dir
 
+    if args.collection:
+        from bot.cli_collections import cmd_index_collection
+
+        return cmd_index_collection(args, out, open_library)
     papers = []
     errors = 0
     if args.corpus:
@@ -346,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object (always with -)")
     p.add_argument("--top-k", type=_positive, default=5, help="how many sources (1-25, default 5)")
     p.add_argument("--paper", default=None, help="ask about this one paper (title, arXiv id or id) instead")
+    p.add_argument("--collection", default=None, help=COLLECTION_HELP)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("today", help="the digest of the newest day, as the Discord post reads")
@@ -353,10 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topics", default="", help="comma-separated topics to rank by")
     p.add_argument("--limit", type=_positive, default=10, help="how many papers (default 10)")
     p.add_argument("--week", action="store_true", help="the week's top papers: the 7 days ending the day")
+    p.add_argument("--collection", default=None, help=COLLECTION_HELP)
     p.set_defaults(func=cmd_today)
 
     p = sub.add_parser("paper", help="show one paper by id or title")
     p.add_argument("query")
+    p.add_argument("--collection", default=None, help=COLLECTION_HELP)
     p.set_defaults(func=cmd_paper)
 
     p = sub.add_parser("repl", help="ask questions interactively")
@@ -370,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="import papers and update the index")
     p.add_argument("--corpus", type=Path, help="a JSONL file: id, title, abstract [, url, arxiv_id, authors, ...]")
     p.add_argument("--pages", type=Path, help="a folder of saved Hugging Face papers pages")
+    p.add_argument(
+        "--collection",
+        default=None,
+        help="import --corpus (BibTeX, RIS, CSV or JSONL) into this private collection, all or nothing",
+    )
     p.add_argument(
         "--no-default-corpus", action="store_true", help="do not seed an empty library with the bundled pages"
     )
@@ -403,9 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=None, help="retries after a failed try (default 3)")
     p.set_defaults(func=cmd_fetch)
 
+    from bot.cli_collections import add_parsers as add_collection_parsers
     from bot.cli_follow import add_parsers
 
     add_parsers(sub, open_library, _parse_day)
+    add_collection_parsers(sub, open_library)
 
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
     p.add_argument("--top-k", type=_positive, default=5)

@@ -21,6 +21,7 @@ from bot.clock import utcnow
 from bot.interactions import NO_MENTIONS
 from bot.render.embeds import digest_embeds
 from bot.state import WEEKLY, GuildSettings, PostStatus
+from retrieval.models import Scope
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -111,7 +112,9 @@ class DailyPoster:
         status, message_id, error = PostStatus.FAILED, None, None
         try:
             build = self.bot.library.week_digest if settings.frequency == WEEKLY else self.bot.library.digest
-            digest = await asyncio.to_thread(build, day, topics=settings.topics, limit=self.bot.config.digest_size)
+            digest = await asyncio.to_thread(
+                build, day, topics=settings.topics, limit=self.bot.config.digest_size, scope=Scope.of(settings.guild_id)
+            )
             if not digest.entries:
                 status = PostStatus.EMPTY
                 log.info("no papers listed on %s yet; guild %s will be retried later", day, settings.guild_id)

@@ -7,6 +7,8 @@ import logging
 import discord
 from discord import app_commands
 
+from retrieval.models import Scope
+
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -52,6 +54,14 @@ async def drop_public_thinking(interaction: discord.Interaction) -> None:
     original = await interaction.original_response()
     if original.flags.loading and not original.flags.ephemeral:
         await original.delete()
+
+
+def scope_of(interaction: discord.Interaction) -> Scope:
+    """What this interaction may see: the shared library plus its server's reading list (DMs: shared only).
+
+    The one place a Discord request gets its :class:`~retrieval.models.Scope`; the library applies it.
+    """
+    return Scope.of(interaction.guild_id)
 
 
 def require_manage_guild(interaction: discord.Interaction) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Protocol
@@ -300,6 +300,45 @@ def ingest_papers(
             bar.update(fresh)
     finally:
         bar.close()
+    return report
+
+
+def ingest_atomically(
+    store: PaperStore,
+    embedder: Embedder,
+    papers: Sequence[Paper],
+    *,
+    chunk: int = CHUNK,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Upsert papers with their vectors in ONE transaction: all of them or, on any failure, none.
+
+    For imports a user waits on (a server's reading list): texts are embedded chunk by chunk first
+    (``on_progress(done, total)`` after each), nothing is written until every text has its vectors.
+    """
+    from retrieval.storage.errors import MissingVectors
+
+    key = vector_key(embedder)
+    report = IngestReport()
+    for attempt in range(1, ATTEMPTS + 1):
+        plan = store.plan_embedding(papers, key)
+        todo = [t for t in plan if t is not None]
+        vectors: dict[str, np.ndarray] = {}
+        for start in range(0, len(todo), chunk):
+            vectors.update(embed_texts(embedder, todo[start : start + chunk], report))
+            if on_progress is not None:
+                on_progress(min(start + chunk, len(todo)), len(todo))
+        t0 = time.perf_counter()
+        try:
+            report.add_upsert(store.upsert_with_vectors(papers, key, vectors))
+        except MissingVectors:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("papers changed during import; planning it again")
+            continue
+        finally:
+            report.seconds["store"] += time.perf_counter() - t0
+        break
     return report
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.collections import CollectionsMixin
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import BulkEncoder, IngestReport, embed_missing, ingest_papers, vector_key
-from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
+from retrieval.models import SHARED, Answer, Digest, Follow, FollowMatch, Hit, Paper, Scope
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
@@ -143,8 +144,13 @@ def is_title_match(query: str, hit: Hit) -> bool:
     return bool(terms) and all(term in title for term in terms)
 
 
-class Library:
-    """Store + index + embedder behind the operations users see, on either backend."""
+class Library(CollectionsMixin):
+    """Store + index + embedder behind the operations users see, on either backend.
+
+    Every operation a user's request reaches takes a :class:`~retrieval.models.Scope` (default: the
+    shared library alone) and passes it down to search and storage, which apply it; adapters build it
+    once per request (a Discord server's, or the CLI's ``--collection``) and check nothing themselves.
+    """
 
     def __init__(
         self,
@@ -222,18 +228,19 @@ class Library:
 
     # -- questions -----------------------------------------------------------------------
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
-        """Answer a question from the abstracts, or abstain; never raises on bad input."""
+    def ask(self, question: str, top_k: int = 5, scope: Scope = SHARED) -> Answer:
+        """Answer a question from the abstracts ``scope`` sees, or abstain; never raises on bad input."""
         started = time.perf_counter()
         cleaned = clean_question(question)
         top_k = max(1, min(int(top_k), 25))
         if is_empty_question(cleaned):
-            return empty_answer(cleaned, self.store.count(), (time.perf_counter() - started) * 1000)
+            return empty_answer(cleaned, self.store.count(scope), (time.perf_counter() - started) * 1000)
         with self._lock:
-            result = self.searcher.search(cleaned, top_k)
+            result = self.searcher.search(cleaned, top_k, scope)
+        result.library_size = self.store.count(scope)  # what this reader's library holds, not every collection
         return compose_answer(cleaned, result, started=started)
 
-    def ask_paper(self, question: str, paper: str | int) -> Answer:
+    def ask_paper(self, question: str, paper: str | int, scope: Scope = SHARED) -> Answer:
         """Answer a question from one paper's abstract (title, arXiv id, external id or row id).
 
         Quotes that paper's sentences that best answer the question, or says that no paper
@@ -241,17 +248,18 @@ class Library:
         """
         started = time.perf_counter()
         cleaned = clean_question(question)
-        size = self.store.count()
+        size = self.store.count(scope)
         if is_empty_question(cleaned):
             return empty_answer(cleaned, size, (time.perf_counter() - started) * 1000)
-        found = self.resolve_paper(paper)
+        found = self.resolve_paper(paper, scope)
         if found is None:
             return paper_not_found(cleaned, str(paper), size, started=started)
         with self._lock:
             result = self.searcher.within_paper(cleaned, found)
+        result.library_size = size
         return compose_paper_answer(cleaned, result, started=started)
 
-    def resolve_paper(self, paper: str | int) -> Paper | None:
+    def resolve_paper(self, paper: str | int, scope: Scope = SHARED) -> Paper | None:
         """The paper a user named: row id, arXiv / external id, exact or partial title, or close keywords.
 
         Unlike :meth:`find_paper` it does not settle for any best search hit: keywords must be
@@ -259,65 +267,67 @@ class Library:
         not mean.
         """
         if isinstance(paper, int):
-            return self.store.get(paper)
+            return self.store.get(paper, scope)
         query = clean_question(str(paper), 300).strip()
         if not has_content(query):
             return None
-        exact = self._exact(query)
+        exact = self._exact(query, scope)
         if exact:
             return exact
-        titled = self.store.suggest_titles(query, 2)
+        titled = self.store.suggest_titles(query, 2, scope)
         if len(titled) == 1:  # a part of one title only (a part of several is ranked by search below)
-            return self.store.get(titled[0][0])
+            return self.store.get(titled[0][0], scope)
         terms = set(query_terms(query))
-        for hit in self.search(query, 3):
+        for hit in self.search(query, 3, scope):
             if terms and len(terms & term_set(hit.paper.title)) >= 0.6 * len(terms):
                 return hit.paper
         return None
 
-    def search(self, query: str, top_k: int = 10) -> list[Hit]:
-        """Ranked papers for a query (hybrid dense + lexical, exact matches first)."""
+    def search(self, query: str, top_k: int = 10, scope: Scope = SHARED) -> list[Hit]:
+        """Ranked papers ``scope`` sees for a query (hybrid dense + lexical, exact matches first)."""
         cleaned = clean_question(query)
         if not has_content(cleaned):
             return []
         with self._lock:
-            return self.searcher.search(cleaned, top_k).hits
+            return self.searcher.search(cleaned, top_k, scope).hits
 
-    def similar(self, paper_id: int, top_k: int = 5) -> list[Hit]:
-        """Papers most like a given one (for "More like this"), the paper itself left out."""
+    def similar(self, paper_id: int, top_k: int = 5, scope: Scope = SHARED) -> list[Hit]:
+        """Papers ``scope`` sees most like a given one (for "More like this"), the paper itself left out."""
+        if self.store.get(paper_id, scope) is None:
+            return []
         with self._lock:
-            return self.searcher.similar(paper_id, top_k)
+            return self.searcher.similar(paper_id, top_k, scope)
 
     # -- papers --------------------------------------------------------------------------
 
-    def get_paper(self, paper_id: int) -> Paper | None:
-        """A paper by row id."""
-        return self.store.get(paper_id)
+    def get_paper(self, paper_id: int, scope: Scope = SHARED) -> Paper | None:
+        """A paper by row id, if ``scope`` sees it."""
+        return self.store.get(paper_id, scope)
 
-    def get_paper_by_ext_id(self, ext_id: str) -> Paper | None:
-        """A paper by its public id or arXiv id."""
-        return self.store.get_by_ext_id(ext_id)
+    def get_paper_by_ext_id(self, ext_id: str, scope: Scope = SHARED) -> Paper | None:
+        """A paper ``scope`` sees by its public id or arXiv id."""
+        return self.store.get_by_ext_id(ext_id, scope)
 
-    def find_paper(self, query: str) -> Paper | None:
-        """A paper by exact id or title, else the best search hit if it is relevant enough (else None)."""
+    def find_paper(self, query: str, scope: Scope = SHARED) -> Paper | None:
+        """A paper ``scope`` sees by exact id or title, else the best search hit if it is relevant enough."""
         cleaned = clean_question(query)
         if not has_content(cleaned):
             return None
-        exact = self._exact(cleaned.strip())
+        exact = self._exact(cleaned.strip(), scope)
         if exact:
             return exact
-        hits = self.search(cleaned, 1)
+        hits = self.search(cleaned, 1, scope)
         return hits[0].paper if hits and is_title_match(cleaned, hits[0]) else None
 
-    def _exact(self, query: str) -> Paper | None:
-        """The paper whose public or arXiv id, or normalized title, is ``query``."""
-        return self.store.get_by_ext_id(query) or next(
-            iter(self.store.get_many(self.store.find_exact(query)).values()), None
+    def _exact(self, query: str, scope: Scope = SHARED) -> Paper | None:
+        """The paper ``scope`` sees whose public or arXiv id, or normalized title, is ``query``."""
+        return self.store.get_by_ext_id(query, scope) or next(
+            iter(self.store.get_many(self.store.find_exact(query, scope), scope).values()), None
         )
 
-    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
-        """(id, title) pairs for autocomplete."""
-        return self.store.suggest_titles(clean_question(prefix, 200), limit)
+    def suggest_titles(self, prefix: str, limit: int = 25, scope: Scope = SHARED) -> list[tuple[int, str]]:
+        """(id, title) pairs ``scope`` sees, for autocomplete."""
+        return self.store.suggest_titles(clean_question(prefix, 200), limit, scope)
 
     def add_papers(
         self, papers: Sequence[Paper], progress: bool | None = None, pool: BulkEncoder | None = None
@@ -356,21 +366,25 @@ class Library:
 
     # -- digest and stats ----------------------------------------------------------------
 
-    def digest(self, day: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
-        """The papers of ``day`` (default: the newest day the library has), ranked."""
+    def digest(
+        self, day: date | None = None, topics: Sequence[str] = (), limit: int = 10, scope: Scope = SHARED
+    ) -> Digest:
+        """The papers ``scope`` sees of ``day`` (default: the newest day the library has), ranked."""
         day = day or self.store.newest_day()
-        papers = self.store.papers_on(day) if day else []
+        papers = self.store.papers_on(day, scope) if day else []
         return build_digest(
             day, papers, topics=tuple(topics), topic_scores=self._topic_scores(papers, topics), limit=limit
         )
 
-    def week_digest(self, until: date | None = None, topics: Sequence[str] = (), limit: int = 10) -> Digest:
-        """The papers listed in the 7 days ending ``until`` (default: the newest day), ranked like a day's."""
+    def week_digest(
+        self, until: date | None = None, topics: Sequence[str] = (), limit: int = 10, scope: Scope = SHARED
+    ) -> Digest:
+        """The papers ``scope`` sees listed in the 7 days ending ``until`` (default: the newest day), ranked."""
         until = until or self.store.newest_day()
         if until is None:
             return build_digest(None, [], topics=tuple(topics), limit=limit)
         since = until - timedelta(days=6)
-        papers = self.store.papers_between(since, until)
+        papers = self.store.papers_between(since, until, scope)
         topic_scores = self._topic_scores(papers, topics)
         digest = build_digest(until, papers, topics=tuple(topics), topic_scores=topic_scores, limit=limit)
         return replace(digest, since=since)
@@ -382,9 +396,13 @@ class Library:
         with self._lock:
             return self.searcher.topic_scores(papers, topics)
 
-    def papers_listed(self, since: date, until: date) -> list[Paper]:
-        """Papers a listing showed from ``since`` to ``until``, each once."""
-        return self.store.papers_between(since, until)
+    def papers_listed(self, since: date, until: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed from ``since`` to ``until``, each once.
+
+        Follow DMs use the shared scope: a follow belongs to a user, not to a server, and a DM is
+        outside every server, so no server's private papers are ever sent in one.
+        """
+        return self.store.papers_between(since, until, scope)
 
     def topic_cosines(self, papers: Sequence[Paper], topics: Sequence[str]) -> dict[str, dict[int, float]]:
         """For each topic, each paper's score: the higher cosine of the topic with the paper's vector or its title.

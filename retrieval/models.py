@@ -32,6 +32,38 @@ class Paper:
     # The day a listing (saved page or daily feed) showed this paper; drives the digest.
     listed_on: date | None = None
     source: str = "unknown"
+    # The collection (a Discord server's reading list) the paper belongs to; None: the shared library.
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which papers a reader sees: the ONE visibility rule, passed from the adapter down to storage.
+
+    A reader sees the shared library (papers without an owner) plus the papers of its own
+    ``collection`` (a Discord server's reading list: its guild id; in the CLI, the name given),
+    never another collection's. ``everything`` is the operator's view (stats, migration, seeding),
+    never given to a Discord user. Backends apply :meth:`sees` as SQL (``storage.rules.visible_sql``)
+    and as an id filter on the dense index.
+    """
+
+    collection: str | None = None
+    everything: bool = False
+
+    def sees(self, owner: str | None) -> bool:
+        """Whether a paper owned by ``owner`` (None: shared) is visible in this scope."""
+        return self.everything or owner is None or owner == self.collection
+
+    @classmethod
+    def of(cls, collection: str | int | None) -> Scope:
+        """The scope of one collection (a guild id or a CLI name); None: the shared library alone."""
+        return cls(None if collection is None else str(collection))
+
+
+# The shared library alone (DMs, follow DMs, a reader with no collection): the default everywhere.
+SHARED = Scope()
+# Every collection at once: operator tools only (stats, migration), never a Discord reply.
+EVERYONE = Scope(everything=True)
 
 
 @dataclass(frozen=True)

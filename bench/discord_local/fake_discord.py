@@ -139,6 +139,7 @@ class FakeDiscord:
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
         self._changed = asyncio.Condition()
         self._server: TestServer | None = None
+        self.files: dict[int, bytes] = {}  # attachments users upload, served at /attachments/<id>/<name>
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class FakeDiscord:
         app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment_file)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
 
@@ -300,6 +302,26 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         return await self._interact(guild, 2, data, user=user, permissions=permissions, age=age)
+
+    def attachment(self, filename: str, data: bytes, content_type: str = "text/plain") -> dict[str, Any]:
+        """A file a user uploads with a slash command: its payload (for ``resolved``), served like Discord's CDN."""
+        attachment_id = self.ids.next()
+        self.files[attachment_id] = data
+        url = f"{self.base}/attachments/{attachment_id}/{filename}"
+        return {
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    async def _attachment_file(self, request: web.Request) -> web.Response:
+        data = self.files.get(int(request.match_info["id"]))
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def autocomplete(
         self, guild: Guild, name: str, option: str, typed: str, *, user: dict[str, Any] | None = None

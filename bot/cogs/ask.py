@@ -17,9 +17,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.paper import picked_id, suggest
-from bot.interactions import NO_MENTIONS, reply
+from bot.interactions import NO_MENTIONS, reply, scope_of
 from bot.render.embeds import answer_embed, similar_embed
-from retrieval.models import Answer, Hit, Paper
+from retrieval.models import SHARED, Answer, Hit, Paper, Scope
 from retrieval.query.abstain import is_empty_question
 
 if TYPE_CHECKING:
@@ -39,16 +39,16 @@ def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | No
     return app_commands.Cooldown(1, seconds) if seconds > 0 else None
 
 
-def record_vote(bot: PaperBot, question: str, paper_id: int, user_id: int, vote: int) -> None:
-    """Store a 👍/👎 for the paper with row id ``paper_id`` (0: no paper). Blocking."""
-    paper = bot.library.get_paper(paper_id) if paper_id else None
+def record_vote(bot: PaperBot, question: str, paper_id: int, user_id: int, vote: int, scope: Scope = SHARED) -> None:
+    """Store a 👍/👎 for the paper with row id ``paper_id`` (0: no paper) that ``scope`` sees. Blocking."""
+    paper = bot.library.get_paper(paper_id, scope) if paper_id else None
     bot.state.record_feedback(question, paper.ext_id if paper else None, user_id, vote)
 
 
-def similar_to(bot: PaperBot, paper_id: int, top_k: int) -> tuple[Paper | None, list[Hit]]:
-    """A paper and the papers most like it. Blocking."""
-    paper = bot.library.get_paper(paper_id)
-    return paper, (bot.library.similar(paper_id, top_k) if paper else [])
+def similar_to(bot: PaperBot, paper_id: int, top_k: int, scope: Scope = SHARED) -> tuple[Paper | None, list[Hit]]:
+    """A paper ``scope`` sees and the papers it sees most like it. Blocking."""
+    paper = bot.library.get_paper(paper_id, scope)
+    return paper, (bot.library.similar(paper_id, top_k, scope) if paper else [])
 
 
 def question_from_message(message: discord.Message | None) -> str:
@@ -87,7 +87,9 @@ class FeedbackButton(
         bot: PaperBot = interaction.client  # type: ignore[assignment]
         question = question_from_message(interaction.message)
         try:
-            await asyncio.to_thread(record_vote, bot, question, self.paper_id, interaction.user.id, self.vote)
+            await asyncio.to_thread(
+                record_vote, bot, question, self.paper_id, interaction.user.id, self.vote, scope_of(interaction)
+            )
         except Exception:
             log.exception("recording feedback failed")
             await reply(interaction, "Sorry, I could not record that vote.")
@@ -118,7 +120,7 @@ class MoreLikeThisButton(discord.ui.DynamicItem[discord.ui.Button], template=r"p
         bot: PaperBot = interaction.client  # type: ignore[assignment]
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            paper, hits = await asyncio.to_thread(similar_to, bot, self.paper_id, SIMILAR_COUNT)
+            paper, hits = await asyncio.to_thread(similar_to, bot, self.paper_id, SIMILAR_COUNT, scope_of(interaction))
         except Exception:
             log.exception("similar papers for %s failed", self.paper_id)
             await reply(interaction, "Sorry, something went wrong finding similar papers.")
@@ -179,11 +181,14 @@ class AskCog(commands.Cog):
             return
         started = time.perf_counter()
         await interaction.response.defer(ephemeral=private, thinking=True)
+        scope = scope_of(interaction)
         if paper:
             picked = picked_id(paper)
-            answer = await asyncio.to_thread(self.bot.library.ask_paper, question, paper if picked is None else picked)
+            answer = await asyncio.to_thread(
+                self.bot.library.ask_paper, question, paper if picked is None else picked, scope
+            )
         else:
-            answer = await asyncio.to_thread(self.bot.library.ask, question, top_k)
+            answer = await asyncio.to_thread(self.bot.library.ask, question, top_k, scope)
         await interaction.followup.send(
             embed=answer_embed(answer), view=answer_view(answer), ephemeral=private, allowed_mentions=NO_MENTIONS
         )
@@ -194,7 +199,7 @@ class AskCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Titles starting with or containing what was typed (as ``/paper`` offers them)."""
-        return await suggest(self.bot, current)
+        return await suggest(self.bot, current, scope_of(interaction))
 
 
 async def setup(bot: PaperBot) -> None:

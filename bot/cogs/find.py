@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import NO_MENTIONS, reply
+from bot.interactions import NO_MENTIONS, reply, scope_of
 from bot.render.follows import found_papers_embed
 from retrieval.models import Hit
 
@@ -70,7 +70,7 @@ class FindCog(commands.Cog):
             await reply(interaction, "That message has no words to search for (only mentions, links or emoji).")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        hits = await asyncio.to_thread(self.bot.library.search, text, TOP_K)
+        hits = await asyncio.to_thread(self.bot.library.search, text, TOP_K, scope_of(interaction))
         await interaction.followup.send(
             embed=found_papers_embed(text, relevant(hits)), ephemeral=True, allowed_mentions=NO_MENTIONS
         )

@@ -12,10 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import NO_MENTIONS, reply
+from bot.interactions import NO_MENTIONS, reply, scope_of
 from bot.render import limits
 from bot.render.embeds import paper_embed
-from retrieval.models import Paper
+from retrieval.models import Paper, Scope
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -45,10 +45,12 @@ def picked_id(value: str) -> int | None:
     return int(picked.group(1)) if picked else None
 
 
-async def suggest(bot: PaperBot, current: str) -> list[app_commands.Choice[str]]:
-    """Title autocomplete choices for what was typed; nothing when the library is slow or fails."""
+async def suggest(bot: PaperBot, current: str, scope: Scope) -> list[app_commands.Choice[str]]:
+    """Title autocomplete choices ``scope`` sees for what was typed; nothing when the library is slow or fails."""
     try:
-        pairs = await asyncio.wait_for(asyncio.to_thread(bot.library.suggest_titles, current, 25), AUTOCOMPLETE_TIMEOUT)
+        pairs = await asyncio.wait_for(
+            asyncio.to_thread(bot.library.suggest_titles, current, 25, scope), AUTOCOMPLETE_TIMEOUT
+        )
     except Exception:  # Autocomplete is best effort: an empty list is a valid answer.
         log.warning("title autocomplete failed for %r", current[:50], exc_info=True)
         return []
@@ -61,14 +63,14 @@ class PaperCog(commands.Cog):
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
 
-    def lookup(self, query: str) -> Paper | None:
-        """A picked suggestion (``id:<n>``) by id, else the best match for what was typed (blocking)."""
+    def lookup(self, query: str, scope: Scope) -> Paper | None:
+        """A picked suggestion (``id:<n>``) by id, else the best match ``scope`` sees for what was typed (blocking)."""
         picked = picked_id(query)
         if picked is not None:
-            paper = self.bot.library.get_paper(picked)
+            paper = self.bot.library.get_paper(picked, scope)
             if paper is not None:
                 return paper
-        return self.bot.library.find_paper(query)
+        return self.bot.library.find_paper(query, scope)
 
     @app_commands.command(name="paper", description="Show one paper: abstract, authors, date and links")
     @app_commands.describe(query="Title, arXiv id or keywords (pick a suggestion as you type)")
@@ -79,7 +81,7 @@ class PaperCog(commands.Cog):
         follow-up public whatever it asks), so a quick lookup is answered directly; a slow one defers
         publicly and a "no match" then replaces the thinking message with a private reply.
         """
-        lookup = asyncio.ensure_future(asyncio.to_thread(self.lookup, query))
+        lookup = asyncio.ensure_future(asyncio.to_thread(self.lookup, query, scope_of(interaction)))
         done, _ = await asyncio.wait({lookup}, timeout=QUICK_ANSWER)
         if not done:
             await interaction.response.defer(thinking=True)
@@ -96,7 +98,7 @@ class PaperCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Titles starting with or containing what was typed."""
-        return await suggest(self.bot, current)
+        return await suggest(self.bot, current, scope_of(interaction))
 
 
 async def setup(bot: PaperBot) -> None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.interactions import NO_MENTIONS, reply
 from bot.render.embeds import digest_embeds
-from retrieval.models import Digest
+from retrieval.models import Digest, Scope
 
 if TYPE_CHECKING:
     from bot.app import PaperBot
@@ -36,7 +36,7 @@ class TodayCog(commands.Cog):
         """The digest of ``day`` (default: the newest day), ranked by the server's topics if set (blocking)."""
         settings = self.bot.state.get_settings(guild_id) if guild_id else None
         topics = settings.topics if settings else ()
-        return self.bot.library.digest(day, topics=topics, limit=self.bot.config.digest_size)
+        return self.bot.library.digest(day, topics=topics, limit=self.bot.config.digest_size, scope=Scope.of(guild_id))
 
     @app_commands.command(name="today", description="The papers of a day (default: the newest day I know)")
     @app_commands.describe(date="A day as YYYY-MM-DD (optional)")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retrieval.encoder.embedder import Embedder
-from retrieval.models import Hit, Paper
+from retrieval.models import SHARED, Hit, Paper, Scope
 from retrieval.query.asks import asked_for
 from retrieval.query.generic import facet_sentences, generic_facets
 from retrieval.query.sentences import idf, score_sentences
@@ -124,23 +124,23 @@ class HybridSearcher:
         """Let the worker threads go (searches still running finish first)."""
         self._lexical.shutdown(wait=True)
 
-    def _lexical_half(self, terms: list[str], n_cand: int) -> list[tuple[int, float]]:
+    def _lexical_half(self, terms: list[str], n_cand: int, scope: Scope) -> list[tuple[int, float]]:
         """Lexical candidates, with their vectors read ahead (on PostgreSQL: beside the dense search)."""
-        found = self.store.lexical_search(terms, n_cand)
+        found = self.store.lexical_search(terms, n_cand, scope)
         self.index.prefetch([i for i, _ in found])
         return found
 
-    def signals(self, query: str, n_cand: int = CANDIDATES) -> Signals:
-        """Every candidate from either retriever, scored on each ranking signal (before fusion)."""
+    def signals(self, query: str, n_cand: int = CANDIDATES, scope: Scope = SHARED) -> Signals:
+        """Every candidate ``scope`` sees from either retriever, scored on each ranking signal (before fusion)."""
         self.index.refresh(self.store)
         topic = strip_framing(query)
         terms = query_terms(topic)
-        lexical_job = self._lexical.submit(self._lexical_half, terms, n_cand)
-        exact = self.store.find_exact(query) or (self.store.find_exact(topic) if topic != query else [])
+        lexical_job = self._lexical.submit(self._lexical_half, terms, n_cand, scope)
+        exact = self.store.find_exact(query, scope) or (self.store.find_exact(topic, scope) if topic != query else [])
         freqs, total = self.store.doc_freqs(terms)
         term_idf = {t: idf(f, total) for t, f in freqs.items()}
         qvec = self.embedder.encode_query(topic)
-        dense = self.index.search(qvec, n_cand)
+        dense = self.index.search(qvec, n_cand, scope)
         lexical = lexical_job.result()
         cand_ids = list(dict.fromkeys([*exact, *(i for i, _ in dense), *(i for i, _ in lexical)]))
         lex_map = dict(lexical)
@@ -163,9 +163,9 @@ class HybridSearcher:
             library_size=total,
         )
 
-    def search(self, query: str, k: int) -> SearchResult:
-        """The ``k`` best papers for ``query`` with their best sentences and scores."""
-        sig = self.signals(query, max(CANDIDATES, 4 * k))
+    def search(self, query: str, k: int, scope: Scope = SHARED) -> SearchResult:
+        """The ``k`` best papers ``scope`` sees for ``query``, with their best sentences and scores."""
+        sig = self.signals(query, max(CANDIDATES, 4 * k), scope)
         size = self.index.size
         if not len(sig.ids):
             return SearchResult(query, [], size)
@@ -185,7 +185,7 @@ class HybridSearcher:
         fused_gap = float(fused[order[0]] - fused[order[1]]) if len(order) > 1 else 3.0
         order = order[:k]
         top_ids = [int(ids[j]) for j in order]
-        papers = self.store.get_many(top_ids)
+        papers = self.store.get_many(top_ids, scope)
         hits = []
         scored_sentences: dict[int, list[tuple[str, float]]] = {}
         for j in order:
@@ -282,13 +282,13 @@ class HybridSearcher:
             return sentences, [0.0] * len(sentences)
         return sentences, [float(x) for x in scores]
 
-    def similar(self, paper_id: int, k: int) -> list[Hit]:
-        """Papers nearest to a paper's own vector, the paper left out."""
+    def similar(self, paper_id: int, k: int, scope: Scope = SHARED) -> list[Hit]:
+        """Papers ``scope`` sees nearest to a paper's own vector, the paper left out."""
         vec = self.index.paper_vector(paper_id)
         if vec is None:
             return []
-        found = [(i, s) for i, s in self.index.search(vec, k + 1) if i != paper_id][:k]
-        papers = self.store.get_many([i for i, _ in found])
+        found = [(i, s) for i, s in self.index.search(vec, k + 1, scope) if i != paper_id][:k]
+        papers = self.store.get_many([i for i, _ in found], scope)
         return [Hit(paper=papers[i], score=s, dense_score=s) for i, s in found if i in papers]
 
     def topic_scores(self, papers: Sequence[Paper], topics: Sequence[str]) -> dict[int, float]:

@@ -71,7 +71,7 @@ def copy_to_postgres(
         with db.read() as conn:
             papers = conn.execute(
                 "SELECT id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count, published,"
-                " upvotes, github, project_page, source, text_hash, added_at, updated_at FROM papers ORDER BY id"
+                " upvotes, github, project_page, source, text_hash, added_at, updated_at, owner FROM papers ORDER BY id"
             ).fetchall()
             days = conn.execute("SELECT paper_id, day FROM paper_days").fetchall()
             settings = conn.execute("SELECT * FROM guild_settings").fetchall()
@@ -95,8 +95,9 @@ def copy_to_postgres(
             report.copied["papers"] = _insert(
                 pg,
                 "INSERT INTO papers (id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
-                " published, upvotes, github, project_page, source, text_hash, added_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                " published, upvotes, github, project_page, source, text_hash, added_at, updated_at, owner)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
                 [
                     (
                         r["id"],
@@ -116,6 +117,7 @@ def copy_to_postgres(
                         r["text_hash"],
                         _ts(r["added_at"]),
                         _ts(r["updated_at"]),
+                        r["owner"],
                     )
                     for r in papers
                 ],

@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from retrieval.models import Follow, GuildSettings, LogEntry, Paper, UpsertReport
+from retrieval.models import SHARED, Follow, GuildSettings, LogEntry, Paper, Scope, UpsertReport
 
 
 class DmStatus(StrEnum):
@@ -33,46 +33,67 @@ class DmStatus(StrEnum):
 
 
 class PaperStore(Protocol):
-    """Papers, the days listings showed them, and the lexical half of search."""
+    """Papers, the days listings showed them, and the lexical half of search.
+
+    Every read a user's request reaches takes a :class:`~retrieval.models.Scope` (default: the shared
+    library alone) and returns only what it sees; a paper's ``owner`` is set when it is written and
+    a paper only ever merges with one of the same owner.
+    """
 
     def upsert(self, papers: Iterable[Paper]) -> UpsertReport:
         """Insert new papers and merge known ones (by arXiv id, external id, then title), atomically."""
         ...
 
-    def count(self) -> int:
-        """Number of papers."""
+    def count(self, scope: Scope | None = None) -> int:
+        """Number of papers: all (None), or those ``scope`` sees."""
         ...
 
-    def get(self, paper_id: int) -> Paper | None:
-        """One paper by row id."""
+    def get(self, paper_id: int, scope: Scope = SHARED) -> Paper | None:
+        """One paper by row id, if ``scope`` sees it."""
         ...
 
-    def get_many(self, paper_ids: Sequence[int]) -> dict[int, Paper]:
-        """Papers by row id (missing ids left out)."""
+    def get_many(self, paper_ids: Sequence[int], scope: Scope = SHARED) -> dict[int, Paper]:
+        """Papers by row id that ``scope`` sees (missing and hidden ids left out)."""
         ...
 
-    def get_by_ext_id(self, ext_id: str) -> Paper | None:
-        """One paper by its public id or arXiv id."""
+    def get_by_ext_id(self, ext_id: str, scope: Scope = SHARED) -> Paper | None:
+        """One paper by its public id or arXiv id that ``scope`` sees (its collection's own first)."""
         ...
 
-    def find_exact(self, query: str) -> list[int]:
-        """Ids of papers whose normalized title, arXiv id or public id equals the query."""
+    def find_exact(self, query: str, scope: Scope = SHARED) -> list[int]:
+        """Ids of papers ``scope`` sees whose normalized title, arXiv id or public id equals the query."""
         ...
 
-    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
-        """(id, title) for autocomplete."""
+    def suggest_titles(self, prefix: str, limit: int = 25, scope: Scope = SHARED) -> list[tuple[int, str]]:
+        """(id, title) that ``scope`` sees, for autocomplete."""
         ...
 
     def newest_day(self) -> date | None:
         """The most recent day a listing showed a paper."""
         ...
 
-    def papers_on(self, day: date) -> list[Paper]:
-        """Papers a listing showed on ``day``."""
+    def papers_on(self, day: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed on ``day``."""
         ...
 
-    def papers_between(self, since: date, until: date) -> list[Paper]:
-        """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once."""
+    def papers_between(self, since: date, until: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed on any day from ``since`` to ``until`` (both included)."""
+        ...
+
+    def owners(self) -> dict[int, str]:
+        """{paper id: owner} of every private paper (what the dense index must filter)."""
+        ...
+
+    def collections(self) -> dict[str, int]:
+        """Papers per collection."""
+        ...
+
+    def owned(self, collection: str, limit: int = 25, offset: int = 0) -> tuple[list[Paper], int]:
+        """A page of one collection's papers (newest first) and how many it has."""
+        ...
+
+    def remove_owned(self, collection: str, paper_ids: Sequence[int] | None = None) -> int:
+        """Delete papers of one collection (all with None), never another's; how many went."""
         ...
 
     def source_counts(self) -> dict[str, int]:
@@ -83,8 +104,8 @@ class PaperStore(Protocol):
         """Every paper's id and text hash."""
         ...
 
-    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Full-text search for any of ``terms``: (id, score) best first."""
+    def lexical_search(self, terms: Sequence[str], limit: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
+        """Full-text search for any of ``terms`` among the papers ``scope`` sees: (id, score) best first."""
         ...
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
@@ -171,8 +192,8 @@ class VectorIndex(Protocol):
         """Rebuild from the stored vectors."""
         ...
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(paper id, cosine) of the ``k`` nearest papers."""
+    def search(self, query: np.ndarray, k: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
+        """(paper id, cosine) of the ``k`` nearest papers ``scope`` sees (the filter applied inside the search)."""
         ...
 
     def prefetch(self, paper_ids: Sequence[int]) -> None:

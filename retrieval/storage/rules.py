@@ -5,6 +5,7 @@ Backends share these through this module, never through each other's modules.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TypeVar
@@ -12,7 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from retrieval.models import Paper
+from retrieval.errors import UserFacingError
+from retrieval.models import Paper, Scope
 from retrieval.text import text_hash
 
 T = TypeVar("T")
@@ -63,6 +65,32 @@ def stored_record(old: Paper | None, new: Paper, by_id: bool) -> tuple[Paper, st
     """
     paper = new if old is None else merge_paper(old, new, by_id)
     return paper, text_hash(paper.title, paper.abstract)
+
+
+# A collection's name: a guild id, or a CLI name (letters, digits, - _ .).
+_COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_collection(name: str) -> str:
+    """A valid collection name (1-64 letters, digits, ``-``, ``_``, ``.``), or a UserFacingError."""
+    name = name.strip()
+    if not _COLLECTION.match(name):
+        raise UserFacingError(
+            f"{name[:70]!r} is not a collection name: use 1-64 letters, digits, '-', '_' or '.' (a server's is its id)"
+        )
+    return name
+
+
+def visible_sql(scope: Scope, mark: str, column: str = "owner") -> tuple[str, tuple[str | None, ...]]:
+    """The visibility rule of :class:`~retrieval.models.Scope` as a SQL condition and its parameters.
+
+    ``mark`` is the backend's placeholder (``?`` or ``%s``); ``column`` the owner column (with its
+    table alias where needed). Shared papers (owner NULL) and the scope's own collection pass; with
+    no collection ``owner = NULL`` is never true, so only shared papers do.
+    """
+    if scope.everything:
+        return "TRUE", ()
+    return f"({column} IS NULL OR {column} = {mark})", (scope.collection,)
 
 
 def redact(url: str) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from psycopg_pool import ConnectionPool
 
+from retrieval.models import SHARED, Scope
 from retrieval.storage.postgres.vectors import CACHE_PAPERS, EF_SEARCH
 from retrieval.storage.rules import paper_vectors
 
@@ -82,13 +83,24 @@ class PgVectorIndex:
             row = conn.execute("SELECT pg_total_relation_size('paper_vectors')").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(paper id, cosine) of the ``k`` nearest papers by HNSW; their sentence vectors come along."""
+    def search(self, query: np.ndarray, k: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
+        """(paper id, cosine) of the ``k`` nearest papers ``scope`` sees by HNSW; their sentence vectors come along.
+
+        Other collections' private papers are filtered inside the query (a hashed NOT IN over the few
+        private ids, tested as the HNSW scan yields rows).
+        """
         vec = np.asarray(query, dtype=np.float32)
+        hide, args = "", ()
+        if not scope.everything:
+            hide = (
+                " WHERE paper_id NOT IN (SELECT id FROM papers WHERE owner IS NOT NULL AND owner IS DISTINCT FROM %s)"
+            )
+            args = (scope.collection,)
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT paper_id, -(embedding <#> %s), sentences FROM paper_vectors ORDER BY embedding <#> %s LIMIT %s",
-                (vec, vec, min(int(k), EF_SEARCH)),
+                f"SELECT paper_id, -(embedding <#> %s), sentences FROM paper_vectors{hide}"
+                " ORDER BY embedding <#> %s LIMIT %s",
+                (vec, *args, vec, min(int(k), EF_SEARCH)),
                 binary=True,
             ).fetchall()
         self._keep([(r[0], r[2]) for r in rows])

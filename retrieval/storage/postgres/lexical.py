@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from psycopg_pool import ConnectionPool
 
+from retrieval.models import SHARED, Scope
+
 # As in the SQLite store: from this many papers, terms in over 10% of them leave lexical queries.
 COMMON_TERM_FRACTION = 0.10
 PRUNE_FROM = 20_000
@@ -114,13 +116,14 @@ class PgLexicalSearch:
                     self._lexeme[str(term)] = str(lexeme or "")
         return {t: self._lexeme[t] for t in terms if self._lexeme.get(t)}
 
-    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+    def lexical_search(self, terms: Sequence[str], limit: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
         """BM25 over papers holding any of ``terms``, as FTS5 scores it (title hits count twice).
 
         Candidates come from the best :data:`PER_TERM` postings of each word (see the module doc);
         the best :data:`POOL` of them are scored exactly from their ``tsvector`` (positions and
         A/B weights): idf x tf(k1+1) / (tf + k1(1-b+b*len/avglen)), k1 = 1.2, b = 0.75, summed
-        over the question's words.
+        over the question's words. Papers ``scope`` does not see (other collections' private papers) are
+        left out inside the query, before the postings are cut at :data:`PER_TERM`.
         """
         kept = self._selective_terms(terms)
         lexemes = self._lexemes(kept)
@@ -129,11 +132,18 @@ class PgLexicalSearch:
         freqs, total = self.doc_freqs(list(lexemes))
         words = list(lexemes)
         idfs = [max(math.log((total - freqs[t] + 0.5) / (freqs[t] + 0.5)), 1e-6) for t in words]
+        # The private papers this scope must not see: few, read from their partial index, hashed once.
+        hide = (
+            ""
+            if scope.everything
+            else " AND pt.paper_id NOT IN (SELECT id FROM papers WHERE owner IS NOT NULL"
+            " AND owner IS DISTINCT FROM %(owner)s)"
+        )
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "WITH q(lexeme, idf) AS (SELECT * FROM unnest(%(lexemes_t)s::text[], %(idfs)s::float8[])),"
                 " cand AS (SELECT c.paper_id FROM q, LATERAL (SELECT pt.paper_id, pt.impact FROM paper_terms pt"
-                " WHERE pt.lexeme = q.lexeme ORDER BY pt.impact DESC LIMIT %(per_term)s) c"
+                f" WHERE pt.lexeme = q.lexeme{hide} ORDER BY pt.impact DESC LIMIT %(per_term)s) c"
                 " GROUP BY c.paper_id ORDER BY SUM(q.idf * c.impact) DESC LIMIT %(pool)s)"
                 " SELECT p.id, SUM(q.idf * f.tf * (%(k1)s + 1) / (f.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_len / %(avgdl)s)))"
                 " AS score FROM cand JOIN papers p ON p.id = cand.paper_id,"
@@ -151,6 +161,7 @@ class PgLexicalSearch:
                     "per_term": PER_TERM,
                     "pool": max(POOL, limit),
                     "limit": limit,
+                    "owner": scope.collection,
                 },
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]

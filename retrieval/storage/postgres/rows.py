@@ -11,7 +11,7 @@ from retrieval.models import Paper
 
 COLUMNS = (
     "id, ext_id, arxiv_id, title, abstract, url, authors, author_count, published, upvotes, github, "
-    "project_page, source"
+    "project_page, source, owner"
 )
 
 
@@ -33,4 +33,5 @@ def row_to_paper(row: Sequence[Any], listed_on: date | None = None) -> Paper:
         project_page=row[11],
         source=row[12],
         listed_on=listed_on,
+        owner=row[13],
     )

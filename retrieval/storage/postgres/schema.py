@@ -248,6 +248,20 @@ MIGRATIONS: tuple[str, ...] = (
     # papers by statement-level triggers, so every writer (upsert, migrate, COPY, an operator's
     # SQL) keeps them exact; backfilled here for existing libraries.
     POSTINGS_SQL,
+    # v5 (collections, issue 21 part 3; SQLite's v4): a server's private reading list. ``owner`` is the
+    # collection a paper belongs to (a guild id; a name in the CLI), NULL for the shared library; ids
+    # are unique per owner, so a private copy of a shared paper is its own row. The partial index holds
+    # the private papers only: the ids a scope hides are read from it inside each search query.
+    """
+    ALTER TABLE papers ADD COLUMN owner TEXT;
+    ALTER TABLE papers DROP CONSTRAINT papers_ext_id_key;
+    ALTER TABLE papers DROP CONSTRAINT papers_arxiv_id_key;
+    CREATE UNIQUE INDEX papers_owner_ext_id ON papers (COALESCE(owner, ''), ext_id);
+    CREATE UNIQUE INDEX papers_owner_arxiv_id ON papers (COALESCE(owner, ''), arxiv_id) WHERE arxiv_id IS NOT NULL;
+    CREATE INDEX papers_ext_id ON papers (ext_id);
+    CREATE INDEX papers_arxiv_id ON papers (arxiv_id);
+    CREATE INDEX papers_owner ON papers (owner, id) WHERE owner IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

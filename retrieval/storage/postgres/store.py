@@ -18,12 +18,13 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from retrieval.models import Paper, UpsertReport
+from retrieval.models import SHARED, Paper, Scope, UpsertReport
+from retrieval.storage.postgres.collections import PgCollections
 from retrieval.storage.postgres.lexical import PRUNE_FROM, PgLexicalSearch
 from retrieval.storage.postgres.rows import COLUMNS, row_to_paper
 from retrieval.storage.postgres.schema import LOCK_INGEST
 from retrieval.storage.postgres.vectors import PgVectorTable, bump_version
-from retrieval.storage.rules import stored_record
+from retrieval.storage.rules import stored_record, visible_sql
 from retrieval.text import normalize_title, text_hash, title_slug
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = 5.0
 
 
-class PgPaperStore(PgLexicalSearch, PgVectorTable):
+class PgPaperStore(PgCollections, PgLexicalSearch, PgVectorTable):
     """:class:`retrieval.storage.protocol.PaperStore` over a connection pool."""
 
     def __init__(self, pool: ConnectionPool, prune_from: int = PRUNE_FROM) -> None:
@@ -90,16 +91,26 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
 
     @staticmethod
     def _find(conn: psycopg.Connection, paper: Paper) -> tuple[Sequence[Any] | None, bool]:
+        # Only a paper of the same owner: a private record never merges into the shared library or
+        # into another collection, nor a shared one into a collection.
+        owner = paper.owner
         if paper.arxiv_id:
-            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE arxiv_id = %s", (paper.arxiv_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM papers WHERE arxiv_id = %s AND owner IS NOT DISTINCT FROM %s",
+                (paper.arxiv_id, owner),
+            ).fetchone()
             if row:
                 return row, True
         if paper.ext_id:
-            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE ext_id = %s", (paper.ext_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM papers WHERE ext_id = %s AND owner IS NOT DISTINCT FROM %s",
+                (paper.ext_id, owner),
+            ).fetchone()
             if row:
                 return row, True
         rows = conn.execute(
-            f"SELECT {COLUMNS} FROM papers WHERE norm_title = %s ORDER BY id", (normalize_title(paper.title),)
+            f"SELECT {COLUMNS} FROM papers WHERE norm_title = %s AND owner IS NOT DISTINCT FROM %s ORDER BY id",
+            (normalize_title(paper.title), owner),
         ).fetchall()
         for row in rows:
             if not (paper.arxiv_id and row[2] and row[2] != paper.arxiv_id):
@@ -113,8 +124,8 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
             stored_hash = text_hash(paper.title, paper.abstract)
             found = conn.execute(
                 "INSERT INTO papers (ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
-                " published, upvotes, github, project_page, source, text_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                " published, upvotes, github, project_page, source, text_hash, owner)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (
                     paper.ext_id or paper.arxiv_id or title_slug(paper.title),
                     paper.arxiv_id,
@@ -130,6 +141,7 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
                     paper.project_page,
                     paper.source,
                     stored_hash,
+                    paper.owner,
                 ),
             ).fetchone()
             assert found is not None
@@ -172,28 +184,41 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
 
     # -- reading -------------------------------------------------------------------------
 
-    def count(self) -> int:
-        """Number of papers (cached until another write is seen)."""
-        return self._lexical_totals()[0]
-
-    def get(self, paper_id: int) -> Paper | None:
-        """One paper by row id."""
-        return self.get_many([paper_id]).get(paper_id)
-
-    def get_many(self, paper_ids: Sequence[int]) -> dict[int, Paper]:
-        """Papers by row id (missing ids left out)."""
-        if not paper_ids:
-            return {}
-        with self.pool.connection() as conn:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE id = ANY(%s)", (list(paper_ids),)).fetchall()
-        return {int(r[0]): row_to_paper(r) for r in rows}
-
-    def get_by_ext_id(self, ext_id: str) -> Paper | None:
-        """One paper by its public id or arXiv id."""
+    def count(self, scope: Scope | None = None) -> int:
+        """Number of papers: every one (None; cached until another write is seen), or those ``scope`` sees."""
+        if scope is None or scope.everything:
+            return self._lexical_totals()[0]
         with self.pool.connection() as conn:
             row = conn.execute(
-                f"SELECT {COLUMNS} FROM papers WHERE ext_id = %s OR arxiv_id = %s ORDER BY id LIMIT 1",
-                (ext_id, ext_id),
+                "SELECT (SELECT papers FROM lexical_totals) - (SELECT COUNT(*) FROM papers WHERE owner IS NOT NULL"
+                " AND owner IS DISTINCT FROM %s)",
+                (scope.collection,),
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def get(self, paper_id: int, scope: Scope = SHARED) -> Paper | None:
+        """One paper by row id, if ``scope`` sees it."""
+        return self.get_many([paper_id], scope).get(paper_id)
+
+    def get_many(self, paper_ids: Sequence[int], scope: Scope = SHARED) -> dict[int, Paper]:
+        """Papers by row id that ``scope`` sees (missing and hidden ids left out)."""
+        if not paper_ids:
+            return {}
+        where, args = visible_sql(scope, "%s")
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM papers WHERE id = ANY(%s) AND {where}", (list(paper_ids), *args)
+            ).fetchall()
+        return {int(r[0]): row_to_paper(r) for r in rows}
+
+    def get_by_ext_id(self, ext_id: str, scope: Scope = SHARED) -> Paper | None:
+        """One paper by its public id or arXiv id that ``scope`` sees; the collection's own first."""
+        where, args = visible_sql(scope, "%s")
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM papers WHERE (ext_id = %s OR arxiv_id = %s) AND {where}"
+                " ORDER BY owner IS NULL, id LIMIT 1",
+                (ext_id, ext_id, *args),
             ).fetchone()
         return row_to_paper(row) if row else None
 
@@ -202,32 +227,35 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
         with self.pool.connection() as conn:
             return {int(r[0]): str(r[1]) for r in conn.execute("SELECT id, text_hash FROM papers")}
 
-    def find_exact(self, query: str) -> list[int]:
-        """Ids of papers whose normalized title, arXiv id or public id equals the query."""
+    def find_exact(self, query: str, scope: Scope = SHARED) -> list[int]:
+        """Ids of papers ``scope`` sees whose normalized title, arXiv id or public id equals the query."""
         norm = normalize_title(query)
         if not norm:
             return []
+        where, args = visible_sql(scope, "%s")
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT id FROM papers WHERE norm_title = %s OR arxiv_id = %s OR ext_id = %s ORDER BY id",
-                (norm, query.strip(), query.strip()),
+                f"SELECT id FROM papers WHERE (norm_title = %s OR arxiv_id = %s OR ext_id = %s) AND {where} ORDER BY id",
+                (norm, query.strip(), query.strip(), *args),
             ).fetchall()
         return [int(r[0]) for r in rows]
 
-    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
-        """Titles for autocomplete: prefix matches first, then substring matches (trigram index)."""
+    def suggest_titles(self, prefix: str, limit: int = 25, scope: Scope = SHARED) -> list[tuple[int, str]]:
+        """Titles ``scope`` sees for autocomplete: prefix matches first, then substring matches (trigram index)."""
         norm = normalize_title(prefix)
+        where, args = visible_sql(scope, "%s")
         with self.pool.connection() as conn:
             if not norm:
                 rows = conn.execute(
-                    "SELECT id, title FROM papers ORDER BY COALESCE(upvotes, 0) DESC, id DESC LIMIT %s", (limit,)
+                    f"SELECT id, title FROM papers WHERE {where} ORDER BY COALESCE(upvotes, 0) DESC, id DESC LIMIT %s",
+                    (*args, limit),
                 ).fetchall()
             else:
                 like = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 rows = conn.execute(
-                    "SELECT id, title FROM papers WHERE norm_title LIKE %s"
+                    f"SELECT id, title FROM papers WHERE norm_title LIKE %s AND {where}"
                     " ORDER BY (norm_title LIKE %s) DESC, COALESCE(upvotes, 0) DESC, id LIMIT %s",
-                    (f"%{like}%", f"{like}%", limit),
+                    (f"%{like}%", *args, f"{like}%", limit),
                 ).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
@@ -237,27 +265,29 @@ class PgPaperStore(PgLexicalSearch, PgVectorTable):
             row = conn.execute("SELECT MAX(day) FROM paper_days").fetchone()
         return row[0] if row else None
 
-    def papers_on(self, day: date) -> list[Paper]:
-        """Papers a listing showed on ``day``."""
+    def papers_on(self, day: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed on ``day``."""
         cols = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
+        where, args = visible_sql(scope, "%s", "p.owner")
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {cols} FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day = %s ORDER BY p.id",
-                (day,),
+                f"SELECT {cols} FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day = %s AND {where}"
+                " ORDER BY p.id",
+                (day, *args),
             ).fetchall()
         return [row_to_paper(r, listed_on=day) for r in rows]
 
-    def papers_between(self, since: date, until: date) -> list[Paper]:
-        """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once.
-
-        ``listed_on`` is the latest of those days.
+    def papers_between(self, since: date, until: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed on any day from ``since`` to ``until`` (both included),
+        each once. ``listed_on`` is the latest of those days.
         """
         cols = ", ".join("p." + c.strip() for c in COLUMNS.split(","))
+        where, args = visible_sql(scope, "%s", "p.owner")
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT {cols}, MAX(d.day) FROM papers p JOIN paper_days d ON d.paper_id = p.id"
-                " WHERE d.day BETWEEN %s AND %s GROUP BY p.id ORDER BY p.id",
-                (since, until),
+                f" WHERE d.day BETWEEN %s AND %s AND {where} GROUP BY p.id ORDER BY p.id",
+                (since, until, *args),
             ).fetchall()
         return [row_to_paper(r, listed_on=r[-1]) for r in rows]
 

@@ -150,6 +150,58 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, paper_id)
     );
     """,
+    # v4 (collections, issue 21 part 3): a server's private reading list. ``owner`` is the collection a
+    # paper belongs to (a guild id; a name in the CLI), NULL for the shared library. Ids are unique
+    # per owner, not globally (a private copy of a shared paper is its own row), so the table is
+    # rebuilt (SQLite cannot drop a column's UNIQUE): rows keep their ids, the FTS index (keyed by
+    # rowid) stays valid, its triggers come back. Run with foreign keys off (see Database._migrate).
+    """
+    CREATE TABLE papers_v4 (
+        id INTEGER PRIMARY KEY,
+        ext_id TEXT NOT NULL,
+        arxiv_id TEXT,
+        title TEXT NOT NULL,
+        norm_title TEXT NOT NULL,
+        abstract TEXT NOT NULL,
+        url TEXT,
+        authors TEXT NOT NULL DEFAULT '[]',
+        author_count INTEGER,
+        published TEXT,
+        upvotes INTEGER,
+        github TEXT,
+        project_page TEXT,
+        source TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        owner TEXT
+    );
+    INSERT INTO papers_v4 (id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,
+        published, upvotes, github, project_page, source, text_hash, added_at, updated_at)
+    SELECT id, ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,
+        published, upvotes, github, project_page, source, text_hash, added_at, updated_at FROM papers;
+    DROP TABLE papers;
+    ALTER TABLE papers_v4 RENAME TO papers;
+    CREATE INDEX papers_norm_title ON papers(norm_title);
+    CREATE UNIQUE INDEX papers_owner_ext_id ON papers(COALESCE(owner, ''), ext_id);
+    CREATE UNIQUE INDEX papers_owner_arxiv_id ON papers(COALESCE(owner, ''), arxiv_id) WHERE arxiv_id IS NOT NULL;
+    CREATE INDEX papers_ext_id ON papers(ext_id);
+    CREATE INDEX papers_arxiv_id ON papers(arxiv_id);
+    -- The private papers only (few): a collection's list, and the ids a scope hides.
+    CREATE INDEX papers_owner ON papers(owner, id) WHERE owner IS NOT NULL;
+    CREATE TRIGGER papers_ai AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);
+    END;
+    CREATE TRIGGER papers_ad AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract)
+        VALUES ('delete', old.id, old.title, old.abstract);
+    END;
+    CREATE TRIGGER papers_au AFTER UPDATE OF title, abstract ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract)
+        VALUES ('delete', old.id, old.title, old.abstract);
+        INSERT INTO papers_fts(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -256,10 +308,24 @@ class Database:
                     f"{self.path} needs an upgrade (schema v{version} to v{SCHEMA_VERSION}) but its folder is"
                     " read-only; open it once with write access"
                 )
-            for number in range(version, SCHEMA_VERSION):
-                log.info("migrating %s to schema v%d", self.path, number + 1)
-                # executescript commits first; wrap the migration and its version bump together.
-                self._conn.executescript(f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;")
+            if version == SCHEMA_VERSION:
+                return
+            # Foreign keys off while migrating (SQLite's procedure for rebuilding a table: dropping the
+            # old one must not cascade into its children), checked before each commit, then on again.
+            self._conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                for number in range(version, SCHEMA_VERSION):
+                    log.info("migrating %s to schema v%d", self.path, number + 1)
+                    # executescript commits first; wrap the migration, its check and version bump together.
+                    self._conn.executescript(f"BEGIN;\n{MIGRATIONS[number]}\n")
+                    broken = self._conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        self._conn.execute("ROLLBACK")
+                        raise DatabaseError(f"migration to v{number + 1} broke {len(broken)} foreign keys; not applied")
+                    self._conn.execute(f"PRAGMA user_version = {number + 1}")
+                    self._conn.execute("COMMIT")
+            finally:
+                self._conn.execute("PRAGMA foreign_keys=ON")
 
     @property
     def schema_version(self) -> int:

@@ -36,6 +36,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from retrieval.models import SHARED, Scope
 from retrieval.storage.rules import paper_vectors
 from retrieval.storage.sqlite.files import (
     FILES,
@@ -47,6 +48,7 @@ from retrieval.storage.sqlite.files import (
     write_atomic,
     write_file,
 )
+from retrieval.storage.sqlite.selector import ScopeFilter
 from retrieval.storage.sqlite.store import SqlitePaperStore, corpus_fingerprint
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class SqliteVectorIndex:
         self.index_type = "flat"
         self.marker: tuple[int, int, str] = (0, 0, "")
         self.data_version = -1
+        # Which positions each scope may not see (a FAISS id selector per collection).
+        self.filter = ScopeFilter()
         self._set(self._empty())
 
     # -- opening -------------------------------------------------------------------------
@@ -234,6 +238,7 @@ class SqliteVectorIndex:
                 self._try_save()
             self.marker = marker
             self.data_version = store.data_version()
+            self.filter.place(store.owners(), self.position, self.size)
 
     def rebuild(self, store: SqlitePaperStore) -> None:
         """Rebuild the index from the stored vectors."""
@@ -407,11 +412,16 @@ class SqliteVectorIndex:
             return 0
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(paper id, cosine) of the ``k`` nearest papers."""
+    def search(self, query: np.ndarray, k: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
+        """(paper id, cosine) of the ``k`` nearest papers ``scope`` sees (others' private papers filtered in FAISS)."""
         if self.size == 0:
             return []
-        scores, positions = self._a.faiss_index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size))
+        x = query.reshape(1, -1).astype(np.float32)
+        params = self.filter.params(scope, HNSW_EF_SEARCH if self.index_type == "hnsw" else None)
+        if params is None:
+            scores, positions = self._a.faiss_index.search(x, min(k, self.size))
+        else:
+            scores, positions = self._a.faiss_index.search(x, min(k, self.size), params=params)
         ids = self._a.paper_ids
         return [(int(ids[p]), float(s)) for s, p in zip(scores[0], positions[0], strict=True) if p >= 0]
 

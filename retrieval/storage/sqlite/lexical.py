@@ -7,11 +7,12 @@ The counterpart of ``retrieval.storage.postgres.lexical``: a mixin of
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.models import SHARED, Scope
 from retrieval.storage.sqlite.db import Database
 
 # In a large library, terms in more than this share of papers are left out of BM25 queries
@@ -40,6 +41,8 @@ class SqliteLexicalSearch:
     """The lexical half of search (see the module doc)."""
 
     db: Database
+    # Given by SqliteCollections (the store's other mixin): ids a scope must not see.
+    hidden_ids: Callable[[Scope], np.ndarray]
 
     def __init__(self, prune_from: int = PRUNE_FROM) -> None:
         self.prune_from = prune_from
@@ -55,7 +58,7 @@ class SqliteLexicalSearch:
         """Forget cached document frequencies and postings (they are refilled on the next search)."""
         self._df_version = -1  # the next look-up sees a "changed" database and resets everything
 
-    def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+    def lexical_search(self, terms: Sequence[str], limit: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
         """BM25 (FTS5) search for any of ``terms``; (id, score) best first, higher is better.
 
         Below 20,000 papers, FTS5's BM25 of the OR query is summed from each term's own
@@ -65,25 +68,36 @@ class SqliteLexicalSearch:
         such (matching terms one by one costs more there, 8.7 against 7.4 ms p50 at
         100,000), and terms found in over 10% of the papers are left out: their BM25
         weight is small, but matching them scores most papers (120 ms p50 with them).
+        Papers ``scope`` does not see are left out before ranking (in the SQL from 20,000 papers).
         """
-        return self.rank_bm25(self.postings(terms), limit)
+        return self.rank_bm25(self.postings(terms), limit, scope)
 
-    def rank_bm25(self, postings: dict[str, Postings], limit: int) -> list[tuple[int, float]]:
+    def rank_bm25(self, postings: dict[str, Postings], limit: int, scope: Scope = SHARED) -> list[tuple[int, float]]:
         """:meth:`lexical_search` over postings already fetched by :meth:`postings` (callers that need both)."""
         if not postings:
             return []
         if self._df_total >= self.prune_from:
+            hide = ""
+            args: tuple[object, ...] = ()
+            if not scope.everything:
+                # A small set (the private papers of other collections), built once per query.
+                hide = " AND rowid NOT IN (SELECT id FROM papers WHERE owner IS NOT NULL AND owner IS NOT ?)"
+                args = (scope.collection,)
             with self.db.read() as conn:
                 rows = conn.execute(
                     "SELECT rowid, -bm25(papers_fts, ?, 1.0) AS score FROM papers_fts WHERE papers_fts MATCH ?"
-                    " ORDER BY score DESC LIMIT ?",
-                    (TITLE_WEIGHT, " OR ".join(_fts_quote(t) for t in postings), limit),
+                    f"{hide} ORDER BY score DESC LIMIT ?",
+                    (TITLE_WEIGHT, " OR ".join(_fts_quote(t) for t in postings), *args, limit),
                 ).fetchall()
             return [(int(r[0]), float(r[1])) for r in rows]
         ids = np.concatenate([p.ids for p in postings.values()])
         scores = np.concatenate([p.scores for p in postings.values()])
         unique, inverse = np.unique(ids, return_inverse=True)
         totals = np.bincount(inverse, weights=scores)
+        hidden = self.hidden_ids(scope)
+        if len(hidden):
+            totals = np.where(np.isin(unique, hidden, assume_unique=True), -np.inf, totals)
+            limit = min(limit, int(np.isfinite(totals).sum()))
         order = np.argsort(-totals, kind="stable")[:limit]
         return [(int(unique[i]), float(totals[i])) for i in order]
 

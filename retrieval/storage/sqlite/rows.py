@@ -10,7 +10,7 @@ from retrieval.models import Paper
 
 COLUMNS = (
     "id, ext_id, arxiv_id, title, abstract, url, authors, author_count, published, upvotes, github, "
-    "project_page, source"
+    "project_page, source, owner"
 )
 
 
@@ -30,4 +30,5 @@ def row_to_paper(row: sqlite3.Row, listed_on: date | None = None) -> Paper:
         project_page=row["project_page"],
         source=row["source"],
         listed_on=listed_on,
+        owner=row["owner"],
     )

@@ -9,8 +9,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from retrieval.models import Paper, UpsertReport
-from retrieval.storage.rules import stored_record
+import numpy as np
+
+from retrieval.models import SHARED, Paper, Scope, UpsertReport
+from retrieval.storage.rules import stored_record, visible_sql
+from retrieval.storage.sqlite.collections import SqliteCollections
 from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.lexical import PRUNE_FROM, SqliteLexicalSearch
 from retrieval.storage.sqlite.rows import COLUMNS, row_to_paper
@@ -31,12 +34,15 @@ def corpus_fingerprint(pairs: dict[int, str], ids: Iterable[int]) -> str:
     return digest.hexdigest()
 
 
-class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
+class SqlitePaperStore(SqliteCollections, SqliteLexicalSearch, SqliteVectorTable):
     """Papers, the days listings showed them, their sentence vectors, and lexical (FTS5 BM25) search."""
 
     def __init__(self, db: Database, prune_from: int = PRUNE_FROM) -> None:
         self.db = db
         SqliteLexicalSearch.__init__(self, prune_from)
+        # {paper id: owner} of the private papers, valid with the term caches (same data_version).
+        self._owners: dict[int, str] | None = None
+        self._hidden: dict[tuple[int, str | None], np.ndarray] = {}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -54,18 +60,32 @@ class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
                 self._upsert_one(conn, paper, report)
         return report
 
+    def clear_term_caches(self) -> None:
+        """Forget cached term statistics, postings and who owns which paper (refilled on the next search)."""
+        SqliteLexicalSearch.clear_term_caches(self)
+        self._owners = None
+
     def _find(self, conn: sqlite3.Connection, paper: Paper) -> tuple[sqlite3.Row | None, bool]:
         """The stored row this paper merges into, and whether the match was by id (not title)."""
+        # Only a paper of the same owner: a private record never merges into the shared library or
+        # into another collection, nor a shared one into a collection.
+        owner = paper.owner
         if paper.arxiv_id:
-            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE arxiv_id = ?", (paper.arxiv_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM papers WHERE arxiv_id = ? AND owner IS ?", (paper.arxiv_id, owner)
+            ).fetchone()
             if row:
                 return row, True
         if paper.ext_id:
-            row = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE ext_id = ?", (paper.ext_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM papers WHERE ext_id = ? AND owner IS ?", (paper.ext_id, owner)
+            ).fetchone()
             if row:
                 return row, True
         norm = normalize_title(paper.title)
-        rows = conn.execute(f"SELECT {COLUMNS} FROM papers WHERE norm_title = ?", (norm,)).fetchall()
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM papers WHERE norm_title = ? AND owner IS ?", (norm, owner)
+        ).fetchall()
         for row in rows:
             # A title match must not merge two different arXiv papers.
             if not (paper.arxiv_id and row["arxiv_id"] and row["arxiv_id"] != paper.arxiv_id):
@@ -80,8 +100,8 @@ class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
             ext_id = paper.ext_id or paper.arxiv_id or title_slug(paper.title)
             cur = conn.execute(
                 "INSERT INTO papers (ext_id, arxiv_id, title, norm_title, abstract, url, authors, author_count,"
-                " published, upvotes, github, project_page, source, text_hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " published, upvotes, github, project_page, source, text_hash, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     ext_id,
                     paper.arxiv_id,
@@ -97,6 +117,7 @@ class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
                     paper.project_page,
                     paper.source,
                     stored_hash,
+                    paper.owner,
                 ),
             )
             paper_id = int(cur.lastrowid or 0)
@@ -138,35 +159,44 @@ class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
 
     # -- reading -------------------------------------------------------------------------
 
-    def count(self) -> int:
-        """Number of papers."""
-        with self.db.read() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+    def count(self, scope: Scope | None = None) -> int:
+        """Number of papers: every one (None), or those visible in ``scope``."""
+        if scope is None or scope.everything:
+            with self.db.read() as conn:
+                return int(conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+        hidden = len(self.hidden_ids(scope))  # refreshes the cached total when the library changed
+        return self._df_total - hidden
 
-    def get(self, paper_id: int) -> Paper | None:
-        """One paper by row id."""
-        papers = self.get_many([paper_id])
+    def get(self, paper_id: int, scope: Scope = SHARED) -> Paper | None:
+        """One paper by row id, if visible in ``scope``."""
+        papers = self.get_many([paper_id], scope)
         return papers.get(paper_id)
 
-    def get_many(self, paper_ids: Sequence[int]) -> dict[int, Paper]:
-        """Papers by row id (missing ids are left out)."""
+    def get_many(self, paper_ids: Sequence[int], scope: Scope = SHARED) -> dict[int, Paper]:
+        """Papers by row id that ``scope`` sees (missing and hidden ids are left out)."""
         if not paper_ids:
             return {}
         out: dict[int, Paper] = {}
+        where, args = visible_sql(scope, "?")
         with self.db.read() as conn:
             # Chunk to stay under SQLite's bound-parameter limit.
             for start in range(0, len(paper_ids), 900):
                 chunk = list(paper_ids[start : start + 900])
                 marks = ",".join("?" * len(chunk))
-                for row in conn.execute(f"SELECT {COLUMNS} FROM papers WHERE id IN ({marks})", chunk):
+                for row in conn.execute(
+                    f"SELECT {COLUMNS} FROM papers WHERE id IN ({marks}) AND {where}", (*chunk, *args)
+                ):
                     out[row["id"]] = row_to_paper(row)
         return out
 
-    def get_by_ext_id(self, ext_id: str) -> Paper | None:
-        """One paper by its public id (or arXiv id)."""
+    def get_by_ext_id(self, ext_id: str, scope: Scope = SHARED) -> Paper | None:
+        """One paper by its public id (or arXiv id) that ``scope`` sees; the collection's own first."""
+        where, args = visible_sql(scope, "?")
         with self.db.read() as conn:
             row = conn.execute(
-                f"SELECT {COLUMNS} FROM papers WHERE ext_id = ? OR arxiv_id = ?", (ext_id, ext_id)
+                f"SELECT {COLUMNS} FROM papers WHERE (ext_id = ? OR arxiv_id = ?) AND {where}"
+                " ORDER BY owner IS NULL, id LIMIT 1",
+                (ext_id, ext_id, *args),
             ).fetchone()
         return row_to_paper(row) if row else None
 
@@ -206,32 +236,35 @@ class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
         pairs = self.id_hashes()
         return corpus_fingerprint(pairs, pairs)
 
-    def find_exact(self, query: str) -> list[int]:
-        """Ids of papers whose normalized title or arXiv id equals the query."""
+    def find_exact(self, query: str, scope: Scope = SHARED) -> list[int]:
+        """Ids of papers ``scope`` sees whose normalized title, arXiv id or public id equals the query."""
         norm = normalize_title(query)
         if not norm:
             return []
+        where, args = visible_sql(scope, "?")
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT id FROM papers WHERE norm_title = ? OR arxiv_id = ? OR ext_id = ? ORDER BY id",
-                (norm, query.strip(), query.strip()),
+                f"SELECT id FROM papers WHERE (norm_title = ? OR arxiv_id = ? OR ext_id = ?) AND {where} ORDER BY id",
+                (norm, query.strip(), query.strip(), *args),
             ).fetchall()
         return [int(r[0]) for r in rows]
 
-    def suggest_titles(self, prefix: str, limit: int = 25) -> list[tuple[int, str]]:
-        """Titles for autocomplete: prefix matches first, then substring matches."""
+    def suggest_titles(self, prefix: str, limit: int = 25, scope: Scope = SHARED) -> list[tuple[int, str]]:
+        """Titles ``scope`` sees for autocomplete: prefix matches first, then substring matches."""
         norm = normalize_title(prefix)
+        where, args = visible_sql(scope, "?")
         with self.db.read() as conn:
             if not norm:
                 rows = conn.execute(
-                    "SELECT id, title FROM papers ORDER BY COALESCE(upvotes, 0) DESC, id DESC LIMIT ?", (limit,)
+                    f"SELECT id, title FROM papers WHERE {where} ORDER BY COALESCE(upvotes, 0) DESC, id DESC LIMIT ?",
+                    (*args, limit),
                 ).fetchall()
                 return [(int(r[0]), str(r[1])) for r in rows]
             like = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             rows = conn.execute(
-                "SELECT id, title FROM papers WHERE norm_title LIKE ? ESCAPE '\\'"
+                f"SELECT id, title FROM papers WHERE norm_title LIKE ? ESCAPE '\\' AND {where}"
                 " ORDER BY (norm_title LIKE ? ESCAPE '\\') DESC, COALESCE(upvotes, 0) DESC, id LIMIT ?",
-                (f"%{like}%", f"{like}%", limit),
+                (f"%{like}%", *args, f"{like}%", limit),
             ).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
@@ -241,27 +274,28 @@ class SqlitePaperStore(SqliteLexicalSearch, SqliteVectorTable):
             row = conn.execute("SELECT MAX(day) FROM paper_days").fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
-    def papers_on(self, day: date) -> list[Paper]:
-        """Papers a listing showed on ``day``."""
+    def papers_on(self, day: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed on ``day``."""
+        where, args = visible_sql(scope, "?", "p.owner")
         with self.db.read() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join('p.' + c.strip() for c in COLUMNS.split(','))} FROM papers p"
-                " JOIN paper_days d ON d.paper_id = p.id WHERE d.day = ? ORDER BY p.id",
-                (day.isoformat(),),
+                f" JOIN paper_days d ON d.paper_id = p.id WHERE d.day = ? AND {where} ORDER BY p.id",
+                (day.isoformat(), *args),
             ).fetchall()
         return [row_to_paper(r, listed_on=day) for r in rows]
 
-    def papers_between(self, since: date, until: date) -> list[Paper]:
-        """Papers a listing showed on any day from ``since`` to ``until`` (both included), each once.
-
-        ``listed_on`` is the latest of those days.
+    def papers_between(self, since: date, until: date, scope: Scope = SHARED) -> list[Paper]:
+        """Papers ``scope`` sees that a listing showed on any day from ``since`` to ``until`` (both included),
+        each once. ``listed_on`` is the latest of those days.
         """
+        where, args = visible_sql(scope, "?", "p.owner")
         with self.db.read() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join('p.' + c.strip() for c in COLUMNS.split(','))}, MAX(d.day) AS last_day"
-                " FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day BETWEEN ? AND ?"
+                f" FROM papers p JOIN paper_days d ON d.paper_id = p.id WHERE d.day BETWEEN ? AND ? AND {where}"
                 " GROUP BY p.id ORDER BY p.id",
-                (since.isoformat(), until.isoformat()),
+                (since.isoformat(), until.isoformat(), *args),
             ).fetchall()
         return [row_to_paper(r, listed_on=date.fromisoformat(r["last_day"])) for r in rows]
 
