@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.discord_rules import EPHEMERAL
+from bench.discord_local.discord_rules import EPHEMERAL
 from tests.retrieval.test_collections import BIB_A
 
 MANAGE_GUILD = 1 << 5
