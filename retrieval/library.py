@@ -13,25 +13,29 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
-from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
+from retrieval.models import Answer, Basis, Digest, Follow, FollowMatch, FullText, Hit, Paper, Reason
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
+from retrieval.query.fulltext import answer_from_fulltext, unavailable_note
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
+from retrieval.query.sentences import idf
 from retrieval.settings import Settings
+from retrieval.sources.fulltext import FullTextConfig
+from retrieval.sources.fulltext_reader import RETRY_FAILED_AFTER, FullTextLookup, FullTextReader
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
 from retrieval.storage.factory import open_storage
 from retrieval.storage.migrate import MigrationReport, copy_to_postgres
 from retrieval.storage.protocol import Storage, VectorIndex
-from retrieval.text import clean_question, has_content, query_terms, term_set
+from retrieval.text import clean_question, has_content, query_terms, strip_framing, term_set
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,7 @@ class Library:
         embedder: Embedder,
         index: VectorIndex,
         fusion_weights: tuple[float, float, float, float] | None = None,
+        fulltext: FullTextConfig | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.storage = storage
@@ -111,6 +116,8 @@ class Library:
         self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights)
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
+        # Full texts: fetched on first need from arXiv (None: never fetched), stored for every server.
+        self.fulltexts = FullTextReader(storage.fulltext, embedder, vector_key(embedder), fulltext)
 
     @classmethod
     def open(
@@ -160,7 +167,10 @@ class Library:
         except BaseException:
             storage.close()
             raise
-        return cls(data_dir, storage, embedder, index, settings.fusion_weights)
+        fulltext = None
+        if settings.arxiv_base:
+            fulltext = replace(FullTextConfig().with_base(settings.arxiv_base), min_interval=settings.arxiv_interval)
+        return cls(data_dir, storage, embedder, index, settings.fusion_weights, fulltext)
 
     # -- questions -----------------------------------------------------------------------
 
@@ -189,9 +199,52 @@ class Library:
         found = self.resolve_paper(paper)
         if found is None:
             return paper_not_found(cleaned, str(paper), size, started=started)
+        return self._answer_paper(cleaned, found, started, self.fulltexts.get(found))
+
+    def _answer_paper(self, question: str, paper: Paper, started: float, lookup: FullTextLookup) -> Answer:
+        """One paper's answer: its full text's quotes when it has one that says, else its abstract's (saying why)."""
+        if lookup.text is not None and lookup.vectors is not None:
+            answer = self._from_fulltext(question, paper, lookup.text, lookup.vectors, started)
+            if answer is not None:
+                return answer
         with self._lock:
-            result = self.searcher.within_paper(cleaned, found)
-        return compose_paper_answer(cleaned, result, started=started)
+            result = self.searcher.within_paper(question, paper)
+        answer = compose_paper_answer(question, result, started=started)
+        if lookup.text is not None:
+            if answer.reason == Reason.NOT_IN_PAPER:
+                source = answer.sources[0]
+                text = (
+                    f'"{source.title}" does not say: nothing in its full text or abstract answers that ({source.url}).'
+                )
+                return replace(answer, text=text, basis=Basis.FULL_TEXT)
+            return answer
+        note = unavailable_note(lookup.reason)
+        return replace(answer, note=note, text=f"{answer.text}\n({note})")
+
+    def _from_fulltext(
+        self, question: str, paper: Paper, text: FullText, vectors: np.ndarray, started: float
+    ) -> Answer | None:
+        topic = strip_framing(question)
+        terms = query_terms(topic)
+        freqs, total = self.store.doc_freqs(terms)
+        term_idf = {t: idf(f, total) for t, f in freqs.items()}
+        with self._lock:
+            qvec = self.embedder.encode_query(topic)
+        return answer_from_fulltext(
+            question, paper, text, vectors, qvec, terms, term_idf, library_size=self.index.size, started=started
+        )
+
+    def full_text(self, paper: Paper) -> FullTextLookup:
+        """A paper's full text with its sentence vectors (fetched from arXiv and stored on first need), or why none."""
+        return self.fulltexts.get(paper)
+
+    def fetch_all_full_texts(self, report: Callable[[Paper, FullTextLookup], None]) -> dict[str, int]:
+        """Fetch the full text of every paper with an arXiv id that has none yet (resumable); ``report`` after each."""
+        retry_before = datetime.now(UTC) - RETRY_FAILED_AFTER
+        store = self.storage.fulltext
+        return self.fulltexts.fetch_ahead(
+            lambda after: store.papers_needing_fulltext(after, 100, retry_before), self.store.get, report
+        )
 
     def resolve_paper(self, paper: str | int) -> Paper | None:
         """The paper a user named: row id, arXiv / external id, exact or partial title, or close keywords.

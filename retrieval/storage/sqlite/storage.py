@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from retrieval.storage.sqlite.db import Database
+from retrieval.storage.sqlite.fulltext import SqliteFullTextStore
 from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex
 from retrieval.storage.sqlite.state import SqliteStateStore
 from retrieval.storage.sqlite.store import SqlitePaperStore
@@ -28,6 +29,7 @@ class SqliteStorage:
         self.db = Database(self.data_dir / DB_NAME)
         self.papers = SqlitePaperStore(self.db)
         self.state = SqliteStateStore(self.db)
+        self.fulltext = SqliteFullTextStore(self.db)
 
     def prepare_vectors(self, model: str, dimension: int) -> None:
         """Nothing to do: vectors of any model share one table, keyed by model."""
