@@ -20,7 +20,18 @@ import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
-from retrieval.models import Answer, Basis, Digest, Follow, FollowMatch, FullText, Hit, Paper, Reason
+from retrieval.models import (
+    Answer,
+    Basis,
+    Digest,
+    Follow,
+    FollowMatch,
+    FullText,
+    Hit,
+    Paper,
+    Reason,
+    ThreadContext,
+)
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
@@ -40,6 +51,10 @@ from retrieval.text import clean_question, has_content, query_terms, strip_frami
 log = logging.getLogger(__name__)
 
 __all__ = ["Library", "LibraryStats", "default_data_dir"]
+
+# A thread opened on an answer is answered in the context of (at most) this many of its papers, for this long.
+THREAD_PAPERS = 5
+THREAD_TTL = timedelta(days=7)
 
 # Set while the bundled corpus is being imported, so an interrupted first start resumes seeding.
 SEEDING_KEY = "seeding"
@@ -233,6 +248,39 @@ class Library:
         return answer_from_fulltext(
             question, paper, text, vectors, qvec, terms, term_idf, library_size=self.index.size, started=started
         )
+
+    def ask_in_context(self, question: str, paper_ids: Sequence[int], top_k: int = 5) -> Answer:
+        """A follow-up in a thread: the thread's papers first (their stored full text, else abstract), then the library.
+
+        The first of the thread's papers that says (highest confidence) answers; when none does,
+        the whole library is asked.
+        """
+        started = time.perf_counter()
+        cleaned = clean_question(question)
+        if is_empty_question(cleaned):
+            return empty_answer(cleaned, self.store.count(), (time.perf_counter() - started) * 1000)
+        best: Answer | None = None
+        for paper in self.store.get_many(list(paper_ids)[:THREAD_PAPERS]).values():
+            answer = self._answer_paper(cleaned, paper, started, self.fulltexts.get(paper, fetch=False))
+            if not answer.abstained and (best is None or answer.confidence > best.confidence):
+                best = answer
+        return best if best is not None else self.ask(question, top_k)
+
+    def open_thread(self, thread_id: int, guild_id: int | None, paper_ids: Sequence[int]) -> ThreadContext:
+        """Remember a thread opened on an answer: its papers, for :data:`THREAD_TTL`."""
+        now = datetime.now(UTC)
+        context = ThreadContext(thread_id, guild_id, tuple(paper_ids)[:THREAD_PAPERS], now, now + THREAD_TTL)
+        self.storage.state.threads.save_thread(context)
+        return context
+
+    def thread_context(self, thread_id: int) -> ThreadContext | None:
+        """The papers of a thread opened on an answer (None: not such a thread, or expired)."""
+        return self.storage.state.threads.get_thread(thread_id, datetime.now(UTC))
+
+    def close_thread(self, thread_id: int) -> bool:
+        """Forget a thread (deleted or archived) and every expired one; True when this one was known."""
+        self.storage.state.threads.drop_expired(datetime.now(UTC))
+        return self.storage.state.threads.drop_thread(thread_id)
 
     def full_text(self, paper: Paper) -> FullTextLookup:
         """A paper's full text with its sentence vectors (fetched from arXiv and stored on first need), or why none."""

@@ -130,3 +130,29 @@ def test_dev_and_held_out_questions_are_answered_from_the_full_text():
     assert results["dev"]["questions"] + results["holdout"]["questions"] >= 40
     assert results["dev"]["quote_holds_answer"] >= 0.95 and results["holdout"]["quote_holds_answer"] >= 0.9
     assert results["dev"]["from_full_text"] == 1.0 and results["dev"]["unanswerable_abstained"] == 1
+
+
+@BACKENDS
+def test_a_thread_context_is_stored_survives_reopening_expires_and_answers_from_its_papers(open_library, arxiv):
+    from datetime import UTC, datetime, timedelta
+
+    lib = open_library("t", settings=settings_for(arxiv))
+    lib.add_papers([spec_paper(spec) for spec in SPECS])
+    ids = [lib.resolve_paper(SPECS[i]["arxiv_id"]).id for i in (2, 0)]
+    lib.full_text(lib.get_paper(ids[1]))  # SparseRoute's full text is fetched; DraftExit's is not
+    lib.open_thread(77, 5, ids)
+    other = open_library("t", settings=settings_for(arxiv))  # another process, or after a restart
+    assert other.thread_context(77).paper_ids == tuple(ids) and other.thread_context(78) is None
+    requests = len(arxiv.requests)
+    answer = other.ask_in_context("what batch size do they train with?", ids)
+    assert "batch size of 512" in answer.quotes[0].text and answer.quotes[0].section.startswith("§4.1")
+    assert len(arxiv.requests) == requests  # a thread uses what is fetched; it fetches nothing
+    answer = other.ask_in_context("by how much does DraftExit accelerate generation?", ids)
+    assert "2.1x" in answer.quotes[0].text and answer.sources[0].paper_id == ids[0]
+    # Nothing of the thread's papers says: the library is asked.
+    assert not other.ask_in_context("geographic reasoning benchmark for vision-language models", ids).abstained
+    threads = other.storage.state.threads
+    assert threads.get_thread(77, datetime.now(UTC) + timedelta(days=8)) is None  # expired
+    assert threads.drop_expired(datetime.now(UTC) + timedelta(days=8)) == 1 and other.thread_context(77) is None
+    lib.open_thread(79, None, ids)
+    assert other.close_thread(79) and not other.close_thread(79)
