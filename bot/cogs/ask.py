@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.paper import picked_id, suggest
-from bot.cogs.threads import answer_in_thread, thread_button
+from bot.cogs.threads import answer_in_thread, is_thread, thread_button
 from bot.interactions import NO_MENTIONS, reply
 from bot.render.embeds import answer_embed, similar_embed
 from retrieval.models import Answer, Hit, Paper
@@ -182,8 +182,12 @@ class AskCog(commands.Cog):
             await reply(interaction, NO_WORDS)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
-        in_thread = await asyncio.to_thread(answer_in_thread, self.bot, interaction.channel_id or 0, question, top_k)
-        if in_thread is not None and not paper:
+        in_thread = None
+        if not paper and is_thread(interaction.channel):
+            in_thread = await asyncio.to_thread(
+                answer_in_thread, self.bot, interaction.channel_id or 0, question, top_k
+            )
+        if in_thread is not None:
             await interaction.followup.send(
                 embed=answer_embed(in_thread),
                 view=answer_view(in_thread),

@@ -54,6 +54,15 @@ def open_context(bot: PaperBot, thread_id: int, guild_id: int | None, paper_ids:
     return [papers[i] for i in paper_ids if i in papers]
 
 
+def is_thread(channel: object) -> bool:
+    """Whether an interaction's or message's channel is a thread (only threads can have a context)."""
+    return getattr(channel, "type", None) in (
+        discord.ChannelType.public_thread,
+        discord.ChannelType.private_thread,
+        discord.ChannelType.news_thread,
+    )
+
+
 def answer_in_thread(bot: PaperBot, channel_id: int, question: str, top_k: int = 5) -> Answer | None:
     """The answer in the context of thread ``channel_id``; None when it is no thread opened on an answer. Blocking."""
     context = bot.library.thread_context(channel_id)
@@ -118,7 +127,7 @@ class ThreadsCog(commands.Cog):
         if message.author.bot or me is None or not any(u.id == me.id for u in message.mentions):
             return
         question = _MENTION.sub(" ", message.content).strip()
-        if not question:
+        if not question or not is_thread(message.channel):
             return
         answer = await asyncio.to_thread(answer_in_thread, self.bot, message.channel.id, question)
         if answer is None:
