@@ -86,6 +86,14 @@ def add_commands(sub: Any) -> None:
         help="questions asked of one paper instead (tests/data/paper_questions.jsonl): generic ones answered, "
         "specific ones quoting their sentence, absent ones 'does not say'; tune and hold-out splits",
     )
+    p.add_argument(
+        "--fulltext",
+        action="store_true",
+        help="asking one paper's full text instead: the dev and held-out full-text questions, served locally "
+        "as HTML (add --pdf for PDF only)",
+    )
+    p.add_argument("--pdf", action="store_true", help="with --fulltext: serve PDFs only (no HTML)")
+    p.add_argument("--abstract-only", action="store_true", help="with --fulltext: serve nothing (abstracts alone)")
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)
@@ -143,6 +151,17 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Measure retrieval and answer quality on question sets."""
     from bench.evaluate import evaluate, format_report
 
+    if args.fulltext:
+        from bench.fulltext_eval import evaluate_fulltext
+
+        sets = {
+            "dev": Path("tests/data/fulltext_questions.jsonl"),
+            "holdout": Path("tests/data/fulltext_holdout.jsonl"),
+        }
+        out.write(
+            json.dumps(evaluate_fulltext(sets, args.settings, pdf=args.pdf, none=args.abstract_only), indent=1) + "\n"
+        )
+        return 0
     library = open_library(args)
     if args.fit_sentences:
         from bench.sentence_fit import fit_sentence_model

@@ -40,6 +40,7 @@ EXTENSIONS = (
     "bot.cogs.find",
     "bot.cogs.library",
     "bot.cogs.follow",
+    "bot.cogs.threads",
 )
 # Discord's JSON error codes the bot reacts to.
 UNKNOWN_INTERACTION, MISSING_ACCESS, INVALID_FORM_BODY = 10062, 50001, 50035
@@ -110,6 +111,8 @@ class PaperBot(commands.Bot):
             kwargs.setdefault("shard_ids", list(config.shard_ids) if config.shard_ids is not None else None)
         intents = discord.Intents.none()
         intents.guilds = True  # Channels and our own permissions; no privileged intents.
+        # Messages in servers: those that mention the bot carry their content (follow-ups in threads).
+        intents.guild_messages = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -430,6 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub, open_library, _parse_day)
     add_collection_parsers(sub, open_library)
 
+    from bot.cli_fulltext import add_parsers as add_fulltext_parsers
+
+    add_fulltext_parsers(sub, open_library)
+
     p = sub.add_parser("start", help="the bot if DISCORD_TOKEN is set, else the local harness")
     p.add_argument("--top-k", type=_positive, default=5)
     p.set_defaults(func=cmd_start)

@@ -21,13 +21,16 @@ import numpy as np
 from retrieval.collections import CollectionsMixin
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.ingest import BulkEncoder, IngestReport, embed_missing, ingest_papers, vector_key
+from retrieval.library_onepaper import OnePaper
 from retrieval.models import SHARED, Answer, Digest, Follow, FollowMatch, Hit, Paper, Scope
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
-from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
+from retrieval.query.responder import compose_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
 from retrieval.settings import Settings
+from retrieval.sources.fulltext import FullTextConfig
+from retrieval.sources.fulltext_reader import FullTextReader
 from retrieval.sources.pages import DEFAULT_PAGES_DIR, parse_pages_dir
 from retrieval.storage.factory import open_storage
 from retrieval.storage.migrate import MigrationReport, copy_to_postgres
@@ -144,7 +147,7 @@ def is_title_match(query: str, hit: Hit) -> bool:
     return bool(terms) and all(term in title for term in terms)
 
 
-class Library(CollectionsMixin):
+class Library(CollectionsMixin, OnePaper):
     """Store + index + embedder behind the operations users see, on either backend.
 
     Every operation a user's request reaches takes a :class:`~retrieval.models.Scope` (default: the
@@ -159,6 +162,7 @@ class Library(CollectionsMixin):
         embedder: Embedder,
         index: VectorIndex,
         fusion_weights: tuple[float, float, float, float] | None = None,
+        fulltext: FullTextConfig | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.storage = storage
@@ -169,6 +173,8 @@ class Library(CollectionsMixin):
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
         self.ingest_totals = IngestTotals()
+        # Full texts: fetched on first need from arXiv (None: never fetched), stored for every server.
+        self.fulltexts = FullTextReader(storage.fulltext, embedder, vector_key(embedder), fulltext)
 
     @classmethod
     def open(
@@ -219,7 +225,10 @@ class Library(CollectionsMixin):
         except BaseException:
             storage.close()
             raise
-        return cls(data_dir, storage, embedder, index, settings.fusion_weights)
+        fulltext = None
+        if settings.arxiv_base:
+            fulltext = replace(FullTextConfig().with_base(settings.arxiv_base), min_interval=settings.arxiv_interval)
+        return cls(data_dir, storage, embedder, index, settings.fusion_weights, fulltext)
 
     @property
     def read_only(self) -> bool:
@@ -254,10 +263,7 @@ class Library(CollectionsMixin):
         found = self.resolve_paper(paper, scope)
         if found is None:
             return paper_not_found(cleaned, str(paper), size, started=started)
-        with self._lock:
-            result = self.searcher.within_paper(cleaned, found)
-        result.library_size = size
-        return compose_paper_answer(cleaned, result, started=started)
+        return self._answer_paper(cleaned, found, started, self.fulltexts.get(found), size)
 
     def resolve_paper(self, paper: str | int, scope: Scope = SHARED) -> Paper | None:
         """The paper a user named: row id, arXiv / external id, exact or partial title, or close keywords.

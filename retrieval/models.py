@@ -100,15 +100,78 @@ class Source:
     links: tuple[Link, ...] = ()
     authors: tuple[str, ...] = ()
     published: date | None = None
+    # The full-text section its quote comes from ("4 Experiments"); empty for an abstract.
+    section: str = ""
 
 
 @dataclass(frozen=True)
 class Quote:
-    """A passage taken verbatim from an abstract (one sentence, or adjacent ones), with the index of its source."""
+    """A passage taken verbatim from an abstract or a full text (one sentence, or adjacent ones), with its source.
+
+    ``section`` is the full-text section heading it stands under ("4 Experiments"); empty for an abstract.
+    """
 
     text: str
     source_index: int
     score: float
+    section: str = ""
+
+
+class Basis(StrEnum):
+    """What an answer about one paper was read from."""
+
+    ABSTRACT = "abstract"
+    FULL_TEXT = "full_text"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a paper's full text: its heading as printed ("4 Experiments") and its sentences."""
+
+    heading: str
+    sentences: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FullText:
+    """A paper's full text as parsed: its sections in order, where it came from (``html``/``pdf``) and when."""
+
+    source: str
+    sections: tuple[Section, ...]
+    fetched_at: datetime | None = None
+    truncated: bool = False
+
+    def sentences(self) -> list[tuple[str, str]]:
+        """Every (section heading, sentence) in reading order."""
+        return [(s.heading, text) for s in self.sections for text in s.sentences]
+
+    @property
+    def size(self) -> int:
+        """Number of sentences."""
+        return sum(len(s.sentences) for s in self.sections)
+
+
+@dataclass(frozen=True)
+class FullTextRecord:
+    """What the library holds about a paper's full text: the text (``ok``) or why it could not be had."""
+
+    paper_id: int
+    status: str  # "ok" | "unavailable"
+    fetched_at: datetime
+    text: FullText | None = None
+    reason: str = ""
+    model: str = ""  # the model its sentence vectors were encoded with ("" without vectors)
+
+
+@dataclass(frozen=True)
+class ThreadContext:
+    """A Discord thread opened on an answer: the papers it is about, until it expires."""
+
+    thread_id: int
+    guild_id: int | None
+    paper_ids: tuple[int, ...]
+    created_at: datetime
+    expires_at: datetime
 
 
 class Reason(StrEnum):
@@ -135,6 +198,9 @@ class Answer:
     # Why there is no answer (decided in retrieval.query.abstain).
     reason: Reason = Reason.NONE
     confidence: float = 0.0
+    # Asking one paper: what the quotes come from, and a line saying why not the full text when it could not be had.
+    basis: Basis = Basis.ABSTRACT
+    note: str = ""
 
     def to_json(self) -> dict[str, object]:
         """The JSON contract of ``paperbot ask --json``."""
@@ -144,10 +210,11 @@ class Answer:
             "abstained": self.abstained,
             "sources": [
                 {"id": s.id, "title": s.title, "url": s.url, "score": round(s.score, 6), "quote": s.quote}
+                | ({"section": s.section} if s.section else {})
                 for s in self.sources
             ],
             "took_ms": round(self.took_ms, 3),
-        }
+        } | ({"basis": str(self.basis), "note": self.note} if self.basis == Basis.FULL_TEXT or self.note else {})
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,16 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
         "Advanced: onnxruntime threads of one forward pass. Empty: 2 (1 on a 1-core machine).",
     ),
     ("PAPERBOT_HF_BASE", "https://huggingface.co", "Base URL of the Hugging Face daily papers API (the live feed)."),
+    (
+        "PAPERBOT_ARXIV_BASE",
+        "https://arxiv.org",
+        "Base URL full texts are fetched from ({base}/html/<id>, then {base}/pdf/<id>); off: never fetch full texts.",
+    ),
+    (
+        "PAPERBOT_ARXIV_INTERVAL",
+        "3",
+        "Advanced: seconds between two requests to the full-text host (arXiv asks for 3; 0 only for local tests).",
+    ),
     ("PAPERBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
     (
         "PAPERBOT_DISCORD_API_BASE",
@@ -116,6 +126,9 @@ class Settings:
     device: str = "cpu"
     metrics_host: str = "0.0.0.0"
     metrics_port: int | None = None  # None: no health/metrics server
+    # None: full texts are never fetched (PAPERBOT_ARXIV_BASE=off).
+    arxiv_base: str | None = "https://arxiv.org"
+    arxiv_interval: float = 3.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -159,6 +172,8 @@ class Settings:
             encoder_threads=_int(env, "PAPERBOT_ENCODER_THREADS", None, minimum=1),
             fusion_weights=_weights(env),
             hnsw_threshold=_int(env, "PAPERBOT_HNSW_THRESHOLD", 20_000, minimum=1) or 20_000,
+            arxiv_base=_arxiv_base(env),
+            arxiv_interval=_float(env, "PAPERBOT_ARXIV_INTERVAL", 3.0),
         )
 
     @property
@@ -198,6 +213,17 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
 def _database_url(env: Mapping[str, str]) -> str | None:
     # Checked where it is opened (retrieval.storage.factory), as a --database-url is.
     return env.get("PAPERBOT_DATABASE_URL", "").strip() or None
+
+
+def _arxiv_base(env: Mapping[str, str]) -> str | None:
+    raw = env.get("PAPERBOT_ARXIV_BASE", "").strip().rstrip("/")
+    if raw.lower() == "off":
+        return None
+    if not raw:
+        return "https://arxiv.org"
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
+        raise ConfigError(f"PAPERBOT_ARXIV_BASE must be an http(s) URL or off, got {raw[:60]!r}")
+    return raw
 
 
 def _weights(env: Mapping[str, str]) -> tuple[float, float, float, float] | None:

@@ -14,6 +14,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests never reach arXiv: full texts come from local servers the tests start (and name themselves).
+os.environ.setdefault("PAPERBOT_ARXIV_BASE", "off")
 # One ONNX export of the model for the whole session (and its subprocesses), not the user's cache;
 # a developer may point PAPERBOT_CACHE_DIR at a kept folder to skip even that.
 if "PAPERBOT_CACHE_DIR" not in os.environ:

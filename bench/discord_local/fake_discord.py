@@ -136,6 +136,7 @@ class FakeDiscord:
         self.command_errors: dict[str, str] | None = None  # force a 50035 on command sync
         self.command_sync_status: tuple[int, int] | None = None  # force (status, code) on command sync
         self.refuse_gateway = False  # answer new gateway connections with 503 (an outage on Discord's side)
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id -> its channel payload
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
         self._changed = asyncio.Condition()
         self._server: TestServer | None = None
@@ -282,8 +283,9 @@ class FakeDiscord:
         stale: bool = False,
         resolved: dict[str, Any] | None = None,
         age: float = 0.0,
+        channel_id: int | None = None,
     ) -> Interaction:
-        """A user runs ``/name`` in the guild's first channel.
+        """A user runs ``/name`` in the guild's first channel (or ``channel_id``, e.g. a thread).
 
         ``stale``: a command the bot no longer has (Discord still lists it); ``age``: seconds the
         interaction already spent on its way (a lagging gateway or a busy bot), out of its 3 s.
@@ -301,7 +303,7 @@ class FakeDiscord:
             data["guild_id"] = command["guild_id"]
         if resolved:
             data["resolved"] = resolved
-        return await self._interact(guild, 2, data, user=user, permissions=permissions, age=age)
+        return await self._interact(guild, 2, data, user=user, permissions=permissions, age=age, channel_id=channel_id)
 
     def attachment(self, filename: str, data: bytes, content_type: str = "text/plain") -> dict[str, Any]:
         """A file a user uploads with a slash command: its payload (for ``resolved``), served like Discord's CDN."""
@@ -355,9 +357,10 @@ class FakeDiscord:
         permissions: int = MEMBER_PERMISSIONS,
         message: dict[str, Any] | None = None,
         age: float = 0.0,
+        channel_id: int | None = None,
     ) -> Interaction:
         interaction_id = self.ids.next()
-        channel_id = next(iter(guild.channels))
+        channel_id = channel_id or next(iter(guild.channels))
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(self.app_id),
@@ -391,6 +394,41 @@ class FakeDiscord:
         self.interactions[interaction_id] = record
         await self.dispatch(guild.id, "INTERACTION_CREATE", payload)
         return record
+
+    async def mention(self, guild: Guild, channel_id: int, text: str, *, user: dict[str, Any] | None = None) -> dict:
+        """A user posts ``<@bot> text`` in a channel: MESSAGE_CREATE with the content (a mention carries it)."""
+        author = user or self.user()
+        message = {
+            "id": str(self.ids.next()),
+            "channel_id": str(channel_id),
+            "guild_id": str(guild.id),
+            "author": author,
+            "member": {"roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
+            "content": f"<@{self.app_id}> {text}",
+            "mentions": [self.bot_user],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "tts": False,
+            "type": 0,
+            "flags": 0,
+            "timestamp": "2026-11-23T12:00:00+00:00",
+            "edited_timestamp": None,
+        }
+        await self.dispatch(guild.id, "MESSAGE_CREATE", message)
+        return message
+
+    async def delete_thread(self, guild: Guild, thread_id: int) -> None:
+        """A moderator deletes a thread: THREAD_DELETE."""
+        thread = self.threads.pop(thread_id)
+        guild.channels.pop(thread_id, None)
+        await self.dispatch(
+            guild.id,
+            "THREAD_DELETE",
+            {"id": str(thread_id), "guild_id": str(guild.id), "parent_id": thread["parent_id"], "type": 11},
+        )
 
     # -- gateway -----------------------------------------------------------------------
 
@@ -504,6 +542,8 @@ class FakeDiscord:
         return session
 
     def _channel_payload(self, guild: Guild, channel_id: int) -> dict[str, Any]:
+        if channel_id in self.threads:
+            return self.threads[channel_id]
         return {
             "id": str(channel_id),
             "type": 0,
@@ -538,8 +578,8 @@ class FakeDiscord:
                     "flags": 0,
                 }
             ],
-            "channels": [self._channel_payload(guild, cid) for cid in guild.channels],
-            "threads": [],
+            "channels": [self._channel_payload(guild, cid) for cid in guild.channels if cid not in self.threads],
+            "threads": [self.threads[cid] for cid in guild.channels if cid in self.threads],
             "members": [
                 {
                     "user": self.bot_user,
@@ -625,6 +665,7 @@ class FakeDiscord:
             ("PUT", rf"/applications/{app}/guilds/(\d+)/commands", self._put_commands, True),
             ("GET", r"/channels/(\d+)", self._get_channel, True),
             ("POST", r"/channels/(\d+)/messages", self._create_message, True),
+            ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._start_thread, True),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback, False),
             ("POST", rf"/webhooks/{app}/([^/]+)", self._followup, False),
             ("PATCH", rf"/webhooks/{app}/([^/]+)/messages/(@original|\d+)", self._edit_webhook_message, False),
@@ -745,6 +786,43 @@ class FakeDiscord:
             raise DiscordError(403, 50013, "Missing Permissions")
         self._check(rules.check_message(body))
         return self._store_message(channel_id, body)
+
+    async def _start_thread(self, request: web.Request, body: Any, channel: str, message: str) -> dict[str, Any]:
+        """POST /channels/{id}/messages/{id}/threads: a public thread on a message (one per message)."""
+        guild = self._guild_of_channel(int(channel))
+        target = self.messages.get(int(message))
+        if target is None or int(target["channel_id"]) != int(channel):
+            raise DiscordError(404, 10008, "Unknown Message")
+        if target.get("thread"):
+            raise DiscordError(400, 160004, "A thread has already been created for this message")
+        name = (body or {}).get("name") or ""
+        if not 1 <= len(name) <= 100:
+            self._check({"name": "Must be between 1 and 100 in length."})
+        thread_id = int(message)  # Discord: a thread started on a message has the message's id
+        payload = {
+            "id": str(thread_id),
+            "type": 11,
+            "guild_id": str(guild.id),
+            "parent_id": channel,
+            "name": name,
+            "owner_id": str(self.app_id),
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": "2026-11-23T12:00:00+00:00",
+                "locked": False,
+            },
+        }
+        self.threads[thread_id] = payload
+        guild.channels[thread_id] = name
+        target["thread"] = payload
+        await self.dispatch(guild.id, "THREAD_CREATE", payload | {"newly_created": True})
+        return payload
 
     def _check(self, errors: rules.Errors) -> None:
         if errors:

@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.paper import picked_id, suggest
+from bot.cogs.threads import answer_in_thread, is_thread, thread_button
 from bot.interactions import NO_MENTIONS, reply, scope_of
 from bot.render.embeds import answer_embed, similar_embed
 from retrieval.models import SHARED, Answer, Hit, Paper, Scope
@@ -137,8 +138,9 @@ NO_WORDS = (
 )
 
 
-def answer_view(answer: Answer) -> discord.ui.View:
-    """👍 / 👎 about the top paper, and "More like this" when the answer cites one (no buttons without one)."""
+def answer_view(answer: Answer, thread: bool = False) -> discord.ui.View:
+    """👍 / 👎 about the top paper, and "More like this" when the answer cites one (no buttons without one);
+    with ``thread``, "Follow up in a thread" too."""
     view = discord.ui.View(timeout=None)
     if not answer.sources:
         return view
@@ -147,6 +149,9 @@ def answer_view(answer: Answer) -> discord.ui.View:
     view.add_item(FeedbackButton("down", top))
     if answer.sources and not answer.abstained:
         view.add_item(MoreLikeThisButton(top))
+    button = thread_button(answer) if thread else None
+    if button is not None:
+        view.add_item(button)
     return view
 
 
@@ -182,6 +187,20 @@ class AskCog(commands.Cog):
         started = time.perf_counter()
         await interaction.response.defer(ephemeral=private, thinking=True)
         scope = scope_of(interaction)
+        in_thread = None
+        if not paper and is_thread(interaction.channel):
+            in_thread = await asyncio.to_thread(
+                answer_in_thread, self.bot, interaction.channel_id or 0, question, top_k
+            )
+        if in_thread is not None:
+            await interaction.followup.send(
+                embed=answer_embed(in_thread),
+                view=answer_view(in_thread),
+                ephemeral=private,
+                allowed_mentions=NO_MENTIONS,
+            )
+            self.bot.metrics.asked(in_thread, time.perf_counter() - started)
+            return
         if paper:
             picked = picked_id(paper)
             answer = await asyncio.to_thread(
@@ -190,7 +209,10 @@ class AskCog(commands.Cog):
         else:
             answer = await asyncio.to_thread(self.bot.library.ask, question, top_k, scope)
         await interaction.followup.send(
-            embed=answer_embed(answer), view=answer_view(answer), ephemeral=private, allowed_mentions=NO_MENTIONS
+            embed=answer_embed(answer),
+            view=answer_view(answer, thread=not private),
+            ephemeral=private,
+            allowed_mentions=NO_MENTIONS,
         )
         self.bot.metrics.asked(answer, time.perf_counter() - started)
 

@@ -13,7 +13,7 @@ import discord
 from bot.render import limits
 from bot.render.limits import link, plain, safe, shrink_to_fit, truncate
 from retrieval.links import paper_links, primary_url
-from retrieval.models import Answer, Digest, DigestEntry, Hit, Link, Paper, Reason, Source
+from retrieval.models import Answer, Basis, Digest, DigestEntry, Hit, Link, Paper, Reason, Source
 
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
@@ -87,6 +87,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         if quote.source_index not in cited:  # Link a paper's title once; later quotes cite its number.
             cite += " " + link(source.title, source.url, 300)
             cited.add(quote.source_index)
+        if quote.section:
+            cite += " · " + safe(quote.section, 120)
         room = min(_QUOTE_LIMIT, _DESCRIPTION_BUDGET - used - len(cite) - 6)
         if room < 40:
             break
@@ -95,12 +97,14 @@ def answer_embed(answer: Answer) -> discord.Embed:
         used += len(entry) + 2
     if not lines:  # A responder answer with no usable quote: fall back to its text.
         lines.append(safe(answer.text, _DESCRIPTION_BUDGET) or "—")
+    if answer.note:
+        lines.append("*" + safe(answer.note, 400) + "*")
     embed.description = "\n\n".join(lines)
     for index, source in enumerate(answer.sources[:_MAX_SOURCE_FIELDS], start=1):
         name, value = _source_field(index, source)
         embed.add_field(name=name, value=value, inline=False)
     more = len(answer.sources) - _MAX_SOURCE_FIELDS
-    footer = "Quoted from abstracts"
+    footer = "Quoted from the full text" if answer.basis == Basis.FULL_TEXT else "Quoted from abstracts"
     if more > 0:
         footer += f" · {more} more paper(s) not shown"
     footer += f" · {answer.library_size} papers in the library · {answer.took_ms:.0f} ms"
@@ -117,7 +121,10 @@ def _abstention_embed(answer: Answer) -> discord.Embed:
             "No paper in the library matches that; pick a suggestion as you type, or use its exact title or arXiv id."
         )
     elif answer.reason == Reason.NOT_IN_PAPER and answer.sources:
-        head = f"{link(answer.sources[0].title, answer.sources[0].url, 500)} does not say: nothing in its abstract answers that."
+        where = "full text or abstract" if answer.basis == Basis.FULL_TEXT else "abstract"
+        head = f"{link(answer.sources[0].title, answer.sources[0].url, 500)} does not say: nothing in its {where} answers that."
+        if answer.note:
+            head += "\n*" + safe(answer.note, 400) + "*"
     elif answer.reason == Reason.EMPTY:
         head = "That question has no searchable words. Try a few keywords, e.g. `/ask what is speculative decoding`."
     else:

@@ -14,6 +14,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -48,6 +49,8 @@ class FeedConfig:
     page_size: int = 100
     max_pages: int = 20
     max_body_bytes: int = 16 * 1024 * 1024
+    user_agent: str = USER_AGENT
+    accept: str = "application/json"
 
     def __post_init__(self) -> None:
         if self.retries < 0 or self.page_size < 1 or self.max_pages < 1:
@@ -209,8 +212,12 @@ def _describe(exc: BaseException) -> str:
 class FeedClient:
     """Fetches daily listings over one aiohttp session; use as ``async with FeedClient(config) as c``."""
 
-    def __init__(self, config: FeedConfig | None = None) -> None:
+    def __init__(
+        self, config: FeedConfig | None = None, throttle: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.config = config or FeedConfig()
+        # Awaited with the URL before every request (retries included): a per-host rate limit.
+        self._throttle = throttle
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> FeedClient:
@@ -218,7 +225,7 @@ class FeedClient:
             total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout
         )
         self._session = aiohttp.ClientSession(
-            timeout=timeout, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
+            timeout=timeout, headers={"User-Agent": self.config.user_agent, "Accept": self.config.accept}
         )
         return self
 
@@ -266,6 +273,8 @@ class FeedClient:
             last_try = attempt == tries - 1
             retry_after: float | None = None
             status = None
+            if self._throttle is not None:
+                await self._throttle(url)
             try:
                 async with self._session.get(url, params=params) as resp:
                     if resp.status == 200:

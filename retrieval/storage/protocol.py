@@ -20,7 +20,18 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from retrieval.models import SHARED, Follow, GuildSettings, LogEntry, Paper, Scope, UpsertReport
+from retrieval.models import (
+    SHARED,
+    Follow,
+    FullText,
+    FullTextRecord,
+    GuildSettings,
+    LogEntry,
+    Paper,
+    Scope,
+    ThreadContext,
+    UpsertReport,
+)
 
 
 class DmStatus(StrEnum):
@@ -283,11 +294,62 @@ class FollowStateStore(Protocol):
         ...
 
 
+class FullTextStore(Protocol):
+    """Papers' full texts (sections, sentences, their vectors, source and fetch time), one per paper,
+    shared by every server; and the failures worth remembering (no HTML nor PDF, no text layer)."""
+
+    def get_fulltext(self, paper_id: int) -> FullTextRecord | None:
+        """The stored full text or failure of a paper (None: never fetched)."""
+        ...
+
+    def fulltext_vectors(self, paper_id: int, model: str) -> np.ndarray | None:
+        """The full text's sentence vectors (n x dim, float32) encoded with ``model``, or None."""
+        ...
+
+    def save_fulltext(self, paper_id: int, text: FullText, model: str, vectors: np.ndarray) -> None:
+        """Store (replace) a paper's full text with its sentence vectors, in one transaction."""
+        ...
+
+    def save_fulltext_failure(self, paper_id: int, reason: str, now: datetime) -> None:
+        """Remember that a paper's full text cannot be had (replacing nothing that is ``ok``)."""
+        ...
+
+    def papers_needing_fulltext(self, after_id: int, limit: int, retry_before: datetime) -> list[tuple[int, str]]:
+        """(id, arXiv id) of papers past ``after_id`` with an arXiv id and no full text: never fetched, or a
+        failure recorded before ``retry_before``; by id."""
+        ...
+
+    def fulltext_counts(self) -> dict[str, int]:
+        """Stored full texts by status."""
+        ...
+
+
+class ThreadStore(Protocol):
+    """Threads opened on answers (thread id → papers), so a follow-up is answered in context after a restart."""
+
+    def save_thread(self, context: ThreadContext) -> None:
+        """Store (replace) a thread's context."""
+        ...
+
+    def get_thread(self, thread_id: int, now: datetime) -> ThreadContext | None:
+        """A thread's context, None when unknown or expired at ``now``."""
+        ...
+
+    def drop_thread(self, thread_id: int) -> bool:
+        """Forget a thread (deleted or archived); True when it was known."""
+        ...
+
+    def drop_expired(self, now: datetime) -> int:
+        """Forget every thread expired at ``now``; returns how many."""
+        ...
+
+
 class StateStore(Protocol):
     """Bot state: per-server settings and library role, the digest log (one post per channel and day),
     feedback; and, in ``follows``, the follow state."""
 
     follows: FollowStateStore
+    threads: ThreadStore
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings."""
@@ -359,6 +421,7 @@ class Storage(Protocol):
     read_only: bool  # opened where nothing can be written: questions only
     papers: PaperStore
     state: StateStore
+    fulltext: FullTextStore
 
     def prepare_vectors(self, model: str, dimension: int) -> None:
         """Get ready to store ``model``'s vectors (PostgreSQL: a vector table of that dimension)."""

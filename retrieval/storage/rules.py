@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from retrieval.errors import UserFacingError
-from retrieval.models import Paper, Scope
+from retrieval.models import FullText, Paper, Scope, Section
 from retrieval.text import text_hash
 
 T = TypeVar("T")
@@ -106,3 +106,24 @@ def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def sections_from_rows(rows: list[tuple[int, str, str]]) -> tuple[Section, ...]:
+    """Sections rebuilt from (section index, heading, sentence) rows in reading order."""
+    sections: list[tuple[int, str, list[str]]] = []
+    for index, heading, text in rows:
+        if not sections or sections[-1][0] != index:
+            sections.append((index, heading, []))
+        sections[-1][2].append(text)
+    return tuple(Section(heading, tuple(texts)) for _, heading, texts in sections)
+
+
+def sentence_rows(paper_id: int, text: FullText) -> list[tuple[int, int, int, str, str]]:
+    """(paper, position, section index, heading, sentence) rows of a full text."""
+    rows = []
+    position = 0
+    for index, section in enumerate(text.sections):
+        for sentence in section.sentences:
+            rows.append((paper_id, position, index, section.heading, sentence))
+            position += 1
+    return rows

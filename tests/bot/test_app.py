@@ -55,6 +55,7 @@ async def test_setup_hook_opens_the_library_off_loop_loads_cogs_and_syncs_to_the
             "FindCog",
             "LibraryCog",
             "FollowCog",
+            "ThreadsCog",
         }
         names = {c.name for c in bot.tree.get_commands(guild=discord.Object(42))}
         assert names == {"ask", "paper", "today", "digest", "help", "library", "follow", "Find papers about this"}

@@ -143,6 +143,7 @@ def bot_env(data_dir: Path) -> dict[str, str]:
         "PAPERBOT_ASK_COOLDOWN": "0",
         # Nothing listens on port 9: a daily post a test did not plan for cannot reach the internet.
         "PAPERBOT_HF_BASE": "http://127.0.0.1:9",
+        "PAPERBOT_ARXIV_BASE": "off",
     }
 
 

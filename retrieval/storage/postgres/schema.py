@@ -262,6 +262,37 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX papers_arxiv_id ON papers (arxiv_id);
     CREATE INDEX papers_owner ON papers (owner, id) WHERE owner IS NOT NULL;
     """,
+    # v6 (issue 21, parts 1-2): papers' full texts and threads opened on answers (as SQLite's v5).
+    """
+    CREATE TABLE fulltexts (
+        paper_id BIGINT PRIMARY KEY REFERENCES papers (id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'unavailable')),
+        source TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        fetched_at TIMESTAMPTZ NOT NULL,
+        truncated BOOLEAN NOT NULL DEFAULT false,
+        model TEXT NOT NULL DEFAULT '',
+        dimension INTEGER NOT NULL DEFAULT 0,
+        vectors BYTEA
+    );
+    ALTER TABLE fulltexts ALTER COLUMN vectors SET STORAGE EXTERNAL;
+    CREATE TABLE fulltext_sentences (
+        paper_id BIGINT NOT NULL REFERENCES fulltexts (paper_id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        section INTEGER NOT NULL,
+        heading TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (paper_id, position)
+    );
+    CREATE TABLE thread_context (
+        thread_id BIGINT PRIMARY KEY,
+        guild_id BIGINT,
+        paper_ids BIGINT[] NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX thread_context_expires ON thread_context (expires_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from retrieval.models import GuildSettings, LogEntry
 from retrieval.storage.postgres.follows import PgFollowStore
+from retrieval.storage.postgres.fulltext import PgThreadStore
 
 POSTING, SKIPPED = "posting", "skipped"
 _SETTINGS = "guild_id, channel_id, post_time, timezone, topics, enabled, last_error, updated_at, frequency, weekday"
@@ -49,6 +50,7 @@ class PgStateStore:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
         self.follows = PgFollowStore(pool)
+        self.threads = PgThreadStore(pool)
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings, enabled or not."""

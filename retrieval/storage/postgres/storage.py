@@ -12,6 +12,7 @@ from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from retrieval.storage.errors import StorageError
+from retrieval.storage.postgres.fulltext import PgFullTextStore
 from retrieval.storage.postgres.index import PgVectorIndex
 from retrieval.storage.postgres.schema import LOCK_NAMED, migrate
 from retrieval.storage.postgres.state import PgStateStore
@@ -61,6 +62,7 @@ class PostgresStorage:
             raise StorageError(f"cannot connect to {redact(url)}: {exc}") from exc
         self.papers = PgPaperStore(self.pool)
         self.state = PgStateStore(self.pool)
+        self.fulltext = PgFullTextStore(self.pool)
 
     def prepare_vectors(self, model: str, dimension: int) -> None:
         """The vector table for ``model`` (replaced, so re-embedded, when another model built it)."""

@@ -202,6 +202,37 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO papers_fts(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);
     END;
     """,
+    # v5 (issue 21, parts 1-2): papers' full texts — one row per paper (ok with its sentence vectors, or why it could
+    # not be had), its sentences in reading order with their section — and threads opened on answers.
+    """
+    CREATE TABLE fulltexts (
+        paper_id INTEGER PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'unavailable')),
+        source TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        fetched_at TEXT NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        model TEXT NOT NULL DEFAULT '',
+        dimension INTEGER NOT NULL DEFAULT 0,
+        vectors BLOB
+    );
+    CREATE TABLE fulltext_sentences (
+        paper_id INTEGER NOT NULL REFERENCES fulltexts(paper_id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        section INTEGER NOT NULL,
+        heading TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (paper_id, position)
+    );
+    CREATE TABLE thread_context (
+        thread_id INTEGER PRIMARY KEY,
+        guild_id INTEGER,
+        paper_ids TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX thread_context_expires ON thread_context(expires_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 from retrieval.models import GuildSettings, LogEntry
 from retrieval.storage.sqlite.db import Database, from_iso, to_iso
 from retrieval.storage.sqlite.follows import SqliteFollowStore
+from retrieval.storage.sqlite.fulltext import SqliteThreadStore
 
 POSTING, SKIPPED = "posting", "skipped"
 
@@ -50,6 +51,7 @@ class SqliteStateStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.follows = SqliteFollowStore(db)
+        self.threads = SqliteThreadStore(db)
 
     def get_settings(self, guild_id: int) -> GuildSettings | None:
         """A server's settings, enabled or not."""

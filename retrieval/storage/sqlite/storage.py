@@ -11,6 +11,7 @@ from pathlib import Path
 from retrieval.storage.errors import StorageError
 from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.files import is_writable
+from retrieval.storage.sqlite.fulltext import SqliteFullTextStore
 from retrieval.storage.sqlite.index import HNSW_THRESHOLD, SqliteVectorIndex
 from retrieval.storage.sqlite.state import SqliteStateStore
 from retrieval.storage.sqlite.store import SqlitePaperStore
@@ -47,6 +48,7 @@ class SqliteStorage:
         self.db = Database(self.data_dir / DB_NAME, read_only=self.read_only)
         self.papers = SqlitePaperStore(self.db)
         self.state = SqliteStateStore(self.db)
+        self.fulltext = SqliteFullTextStore(self.db)
 
     def prepare_vectors(self, model: str, dimension: int) -> None:
         """Nothing to do: vectors of any model share one table, keyed by model."""
