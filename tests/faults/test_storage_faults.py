@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -122,8 +123,12 @@ def test_a_bit_flipped_index_is_detected_by_checksum_and_rebuilt(cli: CliRun, bu
 
 def test_doctor_reports_a_damaged_database_and_fails(cli: CliRun, built: Path):
     db = built / DB_NAME
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # the papers table's root page: every command reads it
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'papers'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(db.read_bytes())
-    data[4096 : 4096 + 12] = b"\xff" * 12  # scramble the header of a b-tree page
+    start = (root - 1) * page_size
+    data[start : start + 12] = b"\xff" * 12  # scramble the header of that b-tree page
     db.write_bytes(bytes(data))
     code, out, _ = cli("--data-dir", str(built), "doctor")
     assert code == 1 and "problem: database" in out and "is damaged" in out
