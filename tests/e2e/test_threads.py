@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.e2e.discord_rules import EPHEMERAL
+from bench.discord_local.discord_rules import EPHEMERAL
 
 QUESTION = "Is there a paper on pruning convolutional filters for medical images?"
 
