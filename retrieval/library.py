@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.ingest import IngestReport, embed_missing, ingest_papers, vector_key
+from retrieval.ingest import IngestReport, embed_missing, embed_missing_whole, ingest_papers, vector_key
 from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
@@ -156,6 +156,7 @@ class Library:
                         store.set_meta(SEEDING_KEY, None)
                         log.info("seeded the library with %d bundled papers", len(report.new))
             embed_missing(store, embedder, progress=progress)
+            embed_missing_whole(store, embedder, progress=progress)
             index = storage.open_index(embedder.dimension, vector_key(embedder))
         except BaseException:
             storage.close()
@@ -279,6 +280,8 @@ class Library:
         """Forget this model's stored vectors and embed every paper again, then rebuild the index."""
         self.store.drop_vectors(vector_key(self.embedder))
         report = embed_missing(self.store, self.embedder, progress=progress)
+        whole = embed_missing_whole(self.store, self.embedder, progress=progress)
+        report.whole, report.seconds["whole"] = whole.whole, whole.seconds["whole"]
         with self._lock:
             self.index.rebuild(self.store)
         return report

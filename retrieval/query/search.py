@@ -73,6 +73,8 @@ class Signals:
     # How many papers hold each question word, and how many papers there are.
     doc_freq: dict[str, int] = field(default_factory=dict)
     library_size: int = 0
+    # Cosine of the paper's whole-paper vector ("title. abstract" as one text); its paper cosine without one.
+    whole: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _standard(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -148,6 +150,7 @@ class HybridSearcher:
         matches_job = self._lexical.submit(self.store.term_matches, terms, cand_ids)
         doc = self.index.doc_scores(qvec, cand_ids)
         sent = self.index.best_sentence_scores(qvec, cand_ids)
+        whole = self.index.whole_scores(qvec, cand_ids)
         return Signals(
             ids=np.asarray(cand_ids, dtype=np.int64),
             doc=doc,
@@ -161,6 +164,7 @@ class HybridSearcher:
             term_idf=term_idf,
             doc_freq=dict(freqs),
             library_size=total,
+            whole=np.where(np.isnan(whole), doc, whole).astype(np.float64),
         )
 
     def search(self, query: str, k: int) -> SearchResult:

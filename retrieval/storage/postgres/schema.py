@@ -248,6 +248,17 @@ MIGRATIONS: tuple[str, ...] = (
     # papers by statement-level triggers, so every writer (upsert, migrate, COPY, an operator's
     # SQL) keeps them exact; backfilled here for existing libraries.
     POSTINGS_SQL,
+    # v5: each paper's whole-paper vector ("title. abstract" encoded as one text; see whole.py), by
+    # model, current while its text hash is the paper's; older libraries are backfilled on open.
+    """
+    CREATE TABLE paper_whole (
+        paper_id BIGINT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BYTEA NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

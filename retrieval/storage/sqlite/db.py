@@ -149,6 +149,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, paper_id)
     );
     """,
+    # v4: each paper's whole-paper vector ("title. abstract" encoded as one text; see whole.py),
+    # current while its text hash is the paper's; older libraries are backfilled on open.
+    """
+    CREATE TABLE paper_whole (
+        paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

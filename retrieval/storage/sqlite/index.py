@@ -102,6 +102,9 @@ class SqliteVectorIndex:
         self.index_type = "flat"
         self.marker: tuple[int, int, str] = (0, 0, "")
         self.data_version = -1
+        # Whole-paper vectors ("title. abstract" as one text) by paper id: read from the store, not
+        # kept in the index files (a 384-float16 row per paper; 5,000 papers read in a few ms).
+        self._whole: dict[int, np.ndarray] = {}
         self._set(self._empty())
 
     # -- opening -------------------------------------------------------------------------
@@ -209,6 +212,11 @@ class SqliteVectorIndex:
                 self._extend(store, missing)
                 self.fingerprint = corpus_fingerprint(pairs, [int(i) for i in self._a.paper_ids])
                 self._save()
+            if reset:
+                self._whole = {}
+            lacking = [int(i) for i in self._a.paper_ids if int(i) not in self._whole]
+            if lacking:
+                self._whole.update(store.whole_vectors(self.model, lacking))
             self.marker = marker
             self.data_version = store.data_version()
 
@@ -362,6 +370,14 @@ class SqliteVectorIndex:
         if rows:
             idx, pos = zip(*rows, strict=True)
             out[list(idx)] = self._a.doc_vecs[list(pos)] @ query
+        return out
+
+    def whole_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of the query with each paper's whole-paper vector (NaN for papers without one)."""
+        out = np.full(len(paper_ids), np.nan, dtype=np.float32)
+        found = [(j, self._whole[p]) for j, p in enumerate(paper_ids) if p in self._whole]
+        if found:
+            out[[j for j, _ in found]] = np.stack([v for _, v in found]) @ np.asarray(query, dtype=np.float32)
         return out
 
     def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:
