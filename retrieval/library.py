@@ -24,6 +24,7 @@ from retrieval.models import Answer, Digest, Follow, FollowMatch, Hit, Paper
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
+from retrieval.query.ranker import shipped_ranker
 from retrieval.query.responder import compose_answer, compose_paper_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
 from retrieval.settings import Settings
@@ -108,7 +109,9 @@ class Library:
         self.store = storage.papers
         self.embedder = embedder
         self.index = index
-        self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights)
+        # Hand-set weights (PAPERBOT_FUSION_WEIGHTS) mean hand-set fusion alone; else the learned ranker, if shipped.
+        ranker = None if fusion_weights else shipped_ranker()
+        self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights, ranker=ranker)
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
 

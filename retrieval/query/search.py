@@ -20,6 +20,7 @@ from retrieval.encoder.embedder import Embedder
 from retrieval.models import Hit, Paper
 from retrieval.query.asks import asked_for
 from retrieval.query.generic import facet_sentences, generic_facets
+from retrieval.query.ranker import LearnedRanker
 from retrieval.query.sentences import idf, score_sentences
 from retrieval.storage.protocol import PaperStore, VectorIndex
 from retrieval.text import query_terms, split_sentences, strip_framing
@@ -113,11 +114,14 @@ class HybridSearcher:
         index: VectorIndex,
         embedder: Embedder,
         weights: tuple[float, float, float, float] | None = None,
+        ranker: LearnedRanker | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.embedder = embedder
         self.weights = weights or DEFAULT_WEIGHTS  # PAPERBOT_FUSION_WEIGHTS
+        # The learned model reordering the fused top (retrieval.query.ranker); None: hand-set fusion alone.
+        self.ranker = ranker
         # Both backends' lexical searches release the GIL (SQLite's FTS5, a PostgreSQL round trip),
         # so a question costs about the slower of lexical and (encoding + dense), not their sum.
         self._lexical = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="paperbot-lexical")
@@ -187,9 +191,17 @@ class HybridSearcher:
         fused = fuse_scores(sig, self.weights)
         order = np.argsort(-fused, kind="stable")[: max(k, 2)]
         fused_gap = float(fused[order[0]] - fused[order[1]]) if len(order) > 1 else 3.0
+        papers: dict[int, Paper] = {}
+        if self.ranker is not None:
+            # The learned model reorders the fused top (it reads their titles: fetched once, hits included).
+            pool = np.argsort(-fused, kind="stable")[: max(self.ranker.rerank, k)]
+            papers = self.store.get_many([int(ids[j]) for j in pool])
+            ranked = self.ranker.reorder(sig, fused, {i: p.title for i, p in papers.items()})
+            order = np.argsort(-ranked, kind="stable")[:k]
         order = order[:k]
         top_ids = [int(ids[j]) for j in order]
-        papers = self.store.get_many(top_ids)
+        if not set(top_ids) <= set(papers):
+            papers = self.store.get_many(top_ids)
         hits = []
         scored_sentences: dict[int, list[tuple[str, float]]] = {}
         for j in order:

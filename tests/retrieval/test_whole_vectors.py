@@ -68,7 +68,9 @@ def test_a_library_built_before_whole_vectors_is_backfilled_on_open_and_a_stoppe
     assert again.store.papers_without_whole(key, 100) == []
     assert len(again.store.whole_vectors(key)) == 6
     assert embed_missing_whole(again.store, again.embedder).whole == 0
-    assert not np.isnan(again.index.whole_scores(again.embedder.encode_query("molecules"), [i for i, _, _ in lacking])).any()
+    assert not np.isnan(
+        again.index.whole_scores(again.embedder.encode_query("molecules"), [i for i, _, _ in lacking])
+    ).any()
 
 
 @BACKENDS
