@@ -92,11 +92,16 @@ class LearnedRanker:
         top = np.argsort(-fused, kind="stable")[: self.rerank]
         if len(top) < 2:
             return fused
-        out = fused.astype(np.float64).copy()
         model = self.scores(candidate_features(sig, fused, top, titles))
-        # Above every candidate left out (fused scores are standard-score sums, far below 1,000).
         exact = np.array([int(sig.ids[j]) in sig.exact for j in top])
-        out[top] = 1000.0 + model + np.where(exact, 1000.0, 0.0)
+        model = model + np.where(exact, 100.0, 0.0)  # as fuse_scores: exact title / id matches on top
+        # The candidates left out stay below the reordered ones, in their fused order.
+        rest = np.ones(len(fused), dtype=bool)
+        rest[top] = False
+        out = np.empty(len(fused), dtype=np.float64)
+        out[top] = model
+        if rest.any():
+            out[rest] = float(model.min()) - 1.0 + (fused[rest] - float(fused[rest].max()))
         return out
 
     @classmethod

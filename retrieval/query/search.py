@@ -192,6 +192,7 @@ class HybridSearcher:
         order = np.argsort(-fused, kind="stable")[: max(k, 2)]
         fused_gap = float(fused[order[0]] - fused[order[1]]) if len(order) > 1 else 3.0
         papers: dict[int, Paper] = {}
+        ranked = fused
         if self.ranker is not None:
             # The learned model reorders the fused top (it reads their titles: fetched once, hits included).
             pool = np.argsort(-fused, kind="stable")[: max(self.ranker.rerank, k)]
@@ -216,7 +217,7 @@ class HybridSearcher:
             hits.append(
                 Hit(
                     paper=paper,
-                    score=float(fused[j]),
+                    score=float(ranked[j]),
                     best_sentence=sentence,
                     sentence_score=s_score,
                     dense_score=float(doc[j]),

@@ -78,3 +78,26 @@ def test_the_model_file_round_trips_and_a_foreign_or_missing_one_means_hand_set_
     with caplog.at_level(logging.WARNING):
         assert shipped_ranker(path) is None
     assert "hand-set fusion" in caplog.text
+
+
+def test_the_library_ranks_with_the_shipped_model_unless_fusion_weights_are_set(tmp_path):
+    from dataclasses import replace
+
+    from retrieval.library import Library
+    from tests.conftest import SETTINGS, make_papers
+
+    learned = Library.open(tmp_path / "lib", settings=SETTINGS, seed_default_corpus=False)
+    try:
+        assert learned.searcher.ranker is not None and learned.searcher.ranker.manifest["fitted_by"]
+        learned.add_papers(make_papers(8))
+        assert learned.search("sparse mixture of experts routing", 3)[0].paper.ext_id == "paper-0"
+    finally:
+        learned.close()
+    hand = Library.open(
+        tmp_path / "lib", settings=replace(SETTINGS, fusion_weights=(1.0, 1.0, 0.5, 0.5)), seed_default_corpus=False
+    )
+    try:
+        assert hand.searcher.ranker is None
+        assert hand.search("sparse mixture of experts routing", 3)[0].paper.ext_id == "paper-0"
+    finally:
+        hand.close()
