@@ -18,14 +18,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from retrieval.text import term_set
-
-if TYPE_CHECKING:
-    from retrieval.query.search import Signals
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +41,19 @@ RANK_FEATURES = (
     "title",  # share of the question's words in the paper's title
     "fused",  # the hand-fused score
 )
+
+
+class Signals(Protocol):
+    """What the ranker reads of :class:`retrieval.query.search.Signals` (not imported: search imports this module)."""
+
+    ids: np.ndarray
+    doc: np.ndarray
+    sent: np.ndarray
+    lex: np.ndarray
+    cover: np.ndarray
+    whole: np.ndarray
+    exact: set[int]
+    terms: list[str]
 
 
 def _standard(values: np.ndarray, valid: np.ndarray | None = None, missing: float = -3.0) -> np.ndarray:
