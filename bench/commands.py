@@ -72,7 +72,7 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="fit the abstention model instead on tests/data (a third held out; prints its figures)",
     )
-    p.add_argument("--write", action="store_true", help="with --fit: write retrieval/query/abstain_model.json")
+    p.add_argument("--write", action="store_true", help="with --fit / --fit-ranker: write the shipped model file")
     p.add_argument(
         "--fit-sentences",
         action="store_true",
@@ -94,6 +94,23 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--pdf", action="store_true", help="with --fulltext: serve PDFs only (no HTML)")
     p.add_argument("--abstract-only", action="store_true", help="with --fulltext: serve nothing (abstracts alone)")
+    p.add_argument(
+        "--ranker-features",
+        type=Path,
+        default=None,
+        metavar="OUT.npz",
+        help="write the learned ranker's candidate features instead: of --ranking's queries, else of the bundled "
+        "question sets (bench/ranker_fit.py)",
+    )
+    p.add_argument(
+        "--fit-ranker",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="FEATURES.npz",
+        help="fit the learned ranker on these feature files instead (held-out figures; --write: "
+        "retrieval/query/ranker_model.json)",
+    )
     p.add_argument("--fit-answerable", type=Path, nargs="*", default=[Path("tests/data/dev_questions.jsonl")])
     p.add_argument("--fit-unanswerable", type=Path, nargs="*", default=[Path("tests/data/dev_unanswerable.jsonl")])
     p.set_defaults(func=cmd_eval)
@@ -162,7 +179,23 @@ def cmd_eval(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             json.dumps(evaluate_fulltext(sets, args.settings, pdf=args.pdf, none=args.abstract_only), indent=1) + "\n"
         )
         return 0
+    if args.fit_ranker:
+        from bench.ranker_fit import MODEL_FILE as RANKER_FILE
+        from bench.ranker_fit import fit_ranker
+
+        missing = [str(p) for p in args.fit_ranker if not p.is_file()]
+        if missing:
+            sys.stderr.write(f"error: no such file: {', '.join(missing)}\n")
+            return EXIT_USAGE
+        out.write(json.dumps(fit_ranker(args.fit_ranker, write=RANKER_FILE if args.write else None)) + "\n")
+        return 0
     library = open_library(args)
+    if args.ranker_features:
+        from bench.ranker_fit import collect_features
+
+        written = collect_features(library, args.ranker_features, args.ranking)
+        out.write(f"{written} questions' candidates written to {args.ranker_features}\n")
+        return 0
     if args.fit_sentences:
         from bench.sentence_fit import fit_sentence_model
 

@@ -167,6 +167,8 @@ def evaluate_ranking(library: Library, path: Path, k: int = 10) -> dict[str, Any
             "even": _ranking_figures(even, k),
             "odd": _ranking_figures(odd, k),
         }
+    # Every query has a relevant paper in the library: an abstention here is a false one.
+    report["abstained"] = round(sum(library.ask(item["q"]).abstained for item in items) / max(len(items), 1), 3)
     return report
 
 
@@ -177,7 +179,7 @@ def _parity(query_id: object) -> int:
 
 def format_ranking_report(report: dict[str, Any]) -> str:
     """The ranking report as a table: one line per system and split."""
-    lines = [f"{report['queries']} queries"]
+    lines = [f"{report['queries']} queries, {report.get('abstained', 0.0):.1%} abstained (all answerable)"]
     for name, splits in report["systems"].items():
         for split, figures in splits.items():
             shown = "  ".join(f"{key} {value:.3f}" for key, value in figures.items())

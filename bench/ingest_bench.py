@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CORPUS = Path("../shared/benchmarks/scifact-train/corpus.jsonl")
-STAGES = ("parse", "split", "tokenize", "encode", "store", "index")
+STAGES = ("parse", "split", "tokenize", "encode", "whole", "store", "index")
 
 _CHILD = """
 import json, resource, sys, time

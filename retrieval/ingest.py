@@ -150,8 +150,9 @@ class IngestReport:
     unchanged: int = 0
     embedded: int = 0
     sentences: int = 0
+    whole: int = 0  # whole-paper vectors encoded ("title. abstract" as one text)
     seconds: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "store", "index"), 0.0)
+        default_factory=lambda: dict.fromkeys(("split", "tokenize", "encode", "whole", "store", "index"), 0.0)
     )
 
     def add_upsert(self, report: object) -> None:
@@ -236,6 +237,28 @@ def embed_texts(
     return out
 
 
+def whole_text(title: str, abstract: str) -> str:
+    """The one text a paper's whole-paper vector encodes: "title. abstract" (the model reads its first 256 tokens)."""
+    title = title.strip()
+    if title and title[-1] not in ".?!:":
+        title += "."
+    return f"{title} {abstract.strip()}".strip()
+
+
+def embed_whole(embedder: Embedder, texts: Sequence[tuple[str, str]], report: IngestReport) -> dict[str, np.ndarray]:
+    """{text hash: whole-paper vector} for (title, abstract) pairs: one more encoded text per paper."""
+    unique: dict[str, str] = {}
+    for title, abstract in texts:
+        unique.setdefault(text_hash(title, abstract), whole_text(title, abstract))
+    if not unique:
+        return {}
+    t0 = time.perf_counter()
+    vectors = embedder.encode_ids(embedder.tokenize(list(unique.values())))
+    report.seconds["whole"] += time.perf_counter() - t0
+    report.whole += len(unique)
+    return dict(zip(unique, vectors, strict=True))
+
+
 def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
     it = iter(papers)
     while batch := list(islice(it, size)):
@@ -279,9 +302,10 @@ def ingest_papers(
             for attempt in range(1, ATTEMPTS + 1):
                 plan = store.plan_embedding(batch, key)
                 vectors = embed_texts(embedder, [t for t in plan if t is not None], report, pool)
+                whole = embed_whole(embedder, [t for t in plan if t is not None], report)
                 t0 = time.perf_counter()
                 try:
-                    upserted = store.upsert_with_vectors(batch, key, vectors)
+                    upserted = store.upsert_with_vectors(batch, key, vectors, whole)
                 except MissingVectors:
                     # Another writer changed these papers between the plan and the commit: plan again.
                     if attempt == ATTEMPTS:
@@ -364,6 +388,34 @@ def embed_missing(
             store.add_vectors(key, {i: (text_hash(t, a), vectors[text_hash(t, a)]) for i, t, a in rows})
             report.seconds["store"] += time.perf_counter() - t0
             bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+    return report
+
+
+def embed_missing_whole(
+    store: PaperStore, embedder: Embedder, *, chunk: int = CHUNK, progress: bool | None = None
+) -> IngestReport:
+    """Encode the whole-paper vector of stored papers that lack one (a library built before them), chunk by chunk.
+
+    Each chunk commits on its own: an interrupted backfill resumes where it stopped on the next open.
+    """
+    key = vector_key(embedder)
+    report = IngestReport()
+    bar: Progress | None = None
+    try:
+        while rows := store.papers_without_whole(key, chunk):
+            if bar is None:
+                log.info("encoding whole-paper vectors of stored papers for %s", key)
+                bar = Progress(None, "Whole-paper vectors", progress)
+            whole = embed_whole(embedder, [(t, a) for _, t, a in rows], report)
+            t0 = time.perf_counter()
+            written = store.add_whole(key, {i: (text_hash(t, a), whole[text_hash(t, a)]) for i, t, a in rows})
+            report.seconds["store"] += time.perf_counter() - t0
+            bar.update(len(rows))
+            if not written:  # every text changed under us: plan again rather than loop on the same rows
+                log.info("papers changed during the whole-paper backfill; reading them again")
     finally:
         if bar is not None:
             bar.close()

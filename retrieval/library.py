@@ -20,12 +20,13 @@ import numpy as np
 
 from retrieval.collections import CollectionsMixin
 from retrieval.encoder.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.ingest import BulkEncoder, IngestReport, embed_missing, ingest_papers, vector_key
+from retrieval.ingest import BulkEncoder, IngestReport, embed_missing, embed_missing_whole, ingest_papers, vector_key
 from retrieval.library_onepaper import OnePaper
 from retrieval.models import SHARED, Answer, Digest, Follow, FollowMatch, Hit, Paper, Scope
 from retrieval.query.abstain import is_empty_question
 from retrieval.query.digest import build_digest
 from retrieval.query.follows import TOPIC, TOPIC_THRESHOLD, match_follows
+from retrieval.query.ranker import shipped_ranker
 from retrieval.query.responder import compose_answer, empty_answer, paper_not_found
 from retrieval.query.search import HybridSearcher
 from retrieval.settings import Settings
@@ -169,7 +170,9 @@ class Library(CollectionsMixin, OnePaper):
         self.store = storage.papers
         self.embedder = embedder
         self.index = index
-        self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights)
+        # Hand-set weights (PAPERBOT_FUSION_WEIGHTS) mean hand-set fusion alone; else the learned ranker, if shipped.
+        ranker = None if fusion_weights else shipped_ranker()
+        self.searcher = HybridSearcher(self.store, self.index, self.embedder, weights=fusion_weights, ranker=ranker)
         # Index updates (add_papers) and searches must not interleave across threads.
         self._lock = threading.RLock()
         self.ingest_totals = IngestTotals()
@@ -221,6 +224,7 @@ class Library(CollectionsMixin, OnePaper):
                     )
             else:
                 embed_missing(store, embedder, progress=progress)
+                embed_missing_whole(store, embedder, progress=progress)
             index = storage.open_index(embedder.dimension, vector_key(embedder))
         except BaseException:
             storage.close()
@@ -358,6 +362,8 @@ class Library(CollectionsMixin, OnePaper):
         """Forget this model's stored vectors and embed every paper again, then rebuild the index."""
         self.store.drop_vectors(vector_key(self.embedder))
         report = embed_missing(self.store, self.embedder, progress=progress, pool=pool)
+        whole = embed_missing_whole(self.store, self.embedder, progress=progress)
+        report.whole, report.seconds["whole"] = whole.whole, whole.seconds["whole"]
         with self._lock:
             self.index.rebuild(self.store)
         return report

@@ -69,12 +69,16 @@ FEATURES = (
     "top_cover",  # IDF-weighted share of the question's words the top paper holds
     "title_match",  # share of the question's words in the top paper's title
     "top_hit_sentence",  # the top paper's best sentence cosine
+    "top_whole",  # best whole-paper cosine ("title. abstract" as one text) among all candidates
+    "hit_whole",  # the top paper's whole-paper cosine
+    "whole_gap",  # the best whole-paper cosine above the candidates' median
 )
 
 
 @dataclass(frozen=True)
 class CoverageModel:
-    """Logistic weights over standardized :data:`FEATURES`, and the confidence below which to abstain."""
+    """Logistic weights over standardized signals (``features``: some of :data:`FEATURES`), and the
+    confidence below which to abstain."""
 
     weights: tuple[float, ...]
     bias: float
@@ -82,20 +86,23 @@ class CoverageModel:
     scale: tuple[float, ...]
     threshold: float
     manifest: dict[str, object]
+    features: tuple[str, ...] = FEATURES
 
-    def confidence(self, features: Sequence[float]) -> float:
-        """Probability-like confidence that the library covers the question."""
+    def confidence(self, signals: Sequence[float]) -> float:
+        """Probability-like confidence that the library covers the question (``signals``: all of :data:`FEATURES`)."""
+        picked = [signals[FEATURES.index(name)] for name in self.features] if len(signals) == len(FEATURES) else signals
         z = self.bias + sum(
-            w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True)
+            w * (x - m) / s for w, x, m, s in zip(self.weights, picked, self.mean, self.scale, strict=True)
         )
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> CoverageModel:
-        """The model in ``path`` (its features must be :data:`FEATURES`, in order)."""
+        """The model in ``path`` (its features must all be among :data:`FEATURES`)."""
         data = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path}: fitted on features {data['features']}, this code reads {FEATURES}")
+        unknown = [name for name in data["features"] if name not in FEATURES]
+        if unknown:
+            raise ValueError(f"{path}: fitted on features {unknown} this code does not compute ({FEATURES})")
         return cls(
             weights=tuple(float(x) for x in data["weights"]),
             bias=float(data["bias"]),
@@ -103,12 +110,13 @@ class CoverageModel:
             scale=tuple(float(x) or 1.0 for x in data["scale"]),
             threshold=float(data["threshold"]),
             manifest=dict(data.get("manifest", {})),
+            features=tuple(data["features"]),
         )
 
     def save(self, path: Path = MODEL_FILE) -> None:
         """Write the model as JSON, atomically (a temporary file, then ``os.replace``)."""
         data = {
-            "features": list(FEATURES),
+            "features": list(self.features),
             "weights": [round(w, 6) for w in self.weights],
             "bias": round(self.bias, 6),
             "mean": [round(m, 6) for m in self.mean],
@@ -168,6 +176,7 @@ def abstention_signals(result: SearchResult) -> tuple[float, ...]:
     rare_known = known_idf / (known_idf + unknown_idf) if known_idf + unknown_idf > 0 else 1.0
     title = term_set(top.paper.title)
     title_match = len(title & set(terms)) / len(terms) if terms else 0.0
+    whole = sig.whole if len(sig.whole) == len(sig.ids) else sig.doc
     return (
         result.top_sentence,
         result.top_doc,
@@ -179,6 +188,9 @@ def abstention_signals(result: SearchResult) -> tuple[float, ...]:
         float(sig.cover[j]) if len(where) else 0.0,
         title_match,
         top.sentence_score,
+        float(whole.max()),
+        float(whole[j]) if len(where) else 0.0,
+        float(whole.max() - np.median(whole)),
     )
 
 

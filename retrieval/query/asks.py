@@ -36,6 +36,16 @@ _COMPARE = re.compile(
     r"stack\s+up|than)\b",
     re.IGNORECASE,
 )
+_YES_NO = re.compile(
+    r"^\s*(?:so\s+|and\s+|but\s+)?(?:does|do|did|is|are|was|were|can|could|will|would|should|has|have)\b",
+    re.IGNORECASE,
+)
+_FINDING = re.compile(
+    r"\b(?:we\s+(?:find|found|show|observe|demonstrate|reveal|confirm)|(?:results?|experiments?|analysis|evaluations?)"
+    r"\s+(?:show|shows|demonstrate|demonstrates|indicate|indicates|suggest|suggests|reveal|reveals|confirm)|"
+    r"(?:outperform|surpass|improv|reduc|increas|achiev|lead)\w*|significantly|consistently|substantially)\b",
+    re.IGNORECASE,
+)
 _METHOD = re.compile(r"^\s*(?:so\s+)?how\s+(?:do|does|did|can|could|is|are|was|were)\b", re.IGNORECASE)
 
 # A number standing on its own (not the "50" of "ResNet-50", not a list's "1)"), or a spelled-out count.
@@ -89,6 +99,8 @@ class Ask:
     relative: bool = False
     # The question's content words, roughly stemmed: the unit a number should come with.
     stems: tuple[str, ...] = ()
+    # A yes / no claim check ("does X beat Y?", "is X enough for Y?"): the sentence stating the finding answers it.
+    claim: bool = False
 
     @property
     def number(self) -> bool:
@@ -110,7 +122,13 @@ def asked_for(question: str) -> Ask:
         method=bool(_METHOD.search(question)) and not (count or name),
         relative=amount and bool(_RELATIVE.search(question)),
         stems=tuple(rough_stem(t) for t in query_terms(question) if not t.isdigit() and t not in _FORM_WORDS),
+        claim=bool(_YES_NO.match(question)) and not (count or name),
     )
+
+
+def states_finding(sentence: str) -> bool:
+    """Whether a sentence states a result or claim ("we find…", "results show…", "outperforms…")."""
+    return bool(_FINDING.search(sentence))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from retrieval.encoder.embedder import Embedder
 from retrieval.models import SHARED, Hit, Paper, Scope
 from retrieval.query.asks import asked_for
 from retrieval.query.generic import facet_sentences, generic_facets
+from retrieval.query.ranker import LearnedRanker
 from retrieval.query.sentences import idf, score_sentences
 from retrieval.storage.protocol import PaperStore, VectorIndex
 from retrieval.text import query_terms, split_sentences, strip_framing
@@ -73,6 +74,8 @@ class Signals:
     # How many papers hold each question word, and how many papers there are.
     doc_freq: dict[str, int] = field(default_factory=dict)
     library_size: int = 0
+    # Cosine of the paper's whole-paper vector ("title. abstract" as one text); its paper cosine without one.
+    whole: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _standard(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -111,11 +114,14 @@ class HybridSearcher:
         index: VectorIndex,
         embedder: Embedder,
         weights: tuple[float, float, float, float] | None = None,
+        ranker: LearnedRanker | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.embedder = embedder
         self.weights = weights or DEFAULT_WEIGHTS  # PAPERBOT_FUSION_WEIGHTS
+        # The learned model reordering the fused top (retrieval.query.ranker); None: hand-set fusion alone.
+        self.ranker = ranker
         # Both backends' lexical searches release the GIL (SQLite's FTS5, a PostgreSQL round trip),
         # so a question costs about the slower of lexical and (encoding + dense), not their sum.
         self._lexical = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="paperbot-lexical")
@@ -148,6 +154,7 @@ class HybridSearcher:
         matches_job = self._lexical.submit(self.store.term_matches, terms, cand_ids)
         doc = self.index.doc_scores(qvec, cand_ids)
         sent = self.index.best_sentence_scores(qvec, cand_ids)
+        whole = self.index.whole_scores(qvec, cand_ids)
         return Signals(
             ids=np.asarray(cand_ids, dtype=np.int64),
             doc=doc,
@@ -161,6 +168,7 @@ class HybridSearcher:
             term_idf=term_idf,
             doc_freq=dict(freqs),
             library_size=total,
+            whole=np.where(np.isnan(whole), doc, whole).astype(np.float64),
         )
 
     def search(self, query: str, k: int, scope: Scope = SHARED) -> SearchResult:
@@ -183,9 +191,18 @@ class HybridSearcher:
         fused = fuse_scores(sig, self.weights)
         order = np.argsort(-fused, kind="stable")[: max(k, 2)]
         fused_gap = float(fused[order[0]] - fused[order[1]]) if len(order) > 1 else 3.0
+        papers: dict[int, Paper] = {}
+        ranked = fused
+        if self.ranker is not None:
+            # The learned model reorders the fused top (it reads their titles: fetched once, hits included).
+            pool = np.argsort(-fused, kind="stable")[: max(self.ranker.rerank, k)]
+            papers = self.store.get_many([int(ids[j]) for j in pool], scope)
+            ranked = self.ranker.reorder(sig, fused, {i: p.title for i, p in papers.items()})
+            order = np.argsort(-ranked, kind="stable")[:k]
         order = order[:k]
         top_ids = [int(ids[j]) for j in order]
-        papers = self.store.get_many(top_ids, scope)
+        if not set(top_ids) <= set(papers):
+            papers = self.store.get_many(top_ids, scope)
         hits = []
         scored_sentences: dict[int, list[tuple[str, float]]] = {}
         for j in order:
@@ -200,7 +217,7 @@ class HybridSearcher:
             hits.append(
                 Hit(
                     paper=paper,
-                    score=float(fused[j]),
+                    score=float(ranked[j]),
                     best_sentence=sentence,
                     sentence_score=s_score,
                     dense_score=float(doc[j]),

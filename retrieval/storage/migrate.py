@@ -216,6 +216,17 @@ def copy_to_postgres(
                 if progress:
                     progress(f"vectors: {copied_vectors} copied of {staged} read")
             report.copied["paper_vectors"] = copied_vectors
+            # Whole-paper vectors (one row a paper), current ones only: none is encoded again on open.
+            report.copied["paper_whole"] = _insert(
+                pg,
+                "INSERT INTO paper_whole (paper_id, model, text_hash, vector) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (pid, model, hashes[pid], vec.astype("<f2").tobytes())
+                    for pid, vec in source.papers.whole_vectors(model).items()
+                    if pid in hashes
+                ],
+            )
             if any(report.copied.values()):
                 bump_version(pg)
     finally:

@@ -138,9 +138,27 @@ class PaperStore(Protocol):
         ...
 
     def upsert_with_vectors(
-        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+        self,
+        papers: Sequence[Paper],
+        model: str,
+        vectors: Mapping[str, np.ndarray],
+        whole: Mapping[str, np.ndarray] | None = None,
     ) -> UpsertReport:
-        """Upsert papers and their sentence vectors (by text hash) in ONE transaction, or raise MissingVectors."""
+        """Upsert papers and their sentence vectors (by text hash) in ONE transaction, or raise MissingVectors.
+
+        ``whole``: whole-paper vectors by text hash, written with the sentence vectors of the same papers."""
+        ...
+
+    def papers_without_whole(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, title, abstract) of up to ``limit`` stored papers lacking a current whole-paper vector, by id."""
+        ...
+
+    def add_whole(self, model: str, vectors: Mapping[int, tuple[str, np.ndarray]]) -> int:
+        """Store whole-paper vectors of existing papers {id: (text hash, vector)}, skipping changed texts."""
+        ...
+
+    def whole_vectors(self, model: str, ids: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+        """{paper id: float32 vector} of current whole-paper vectors (of ``ids``, or of every paper)."""
         ...
 
     def papers_without_vectors(self, model: str, limit: int) -> list[tuple[int, str, str]]:
@@ -225,6 +243,10 @@ class VectorIndex(Protocol):
 
     def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:
         """Cosine of the query with each sentence of a paper's abstract, in order."""
+        ...
+
+    def whole_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of the query with each paper's whole-paper vector ("title. abstract" as one text); NaN without one."""
         ...
 
 

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from retrieval.storage.postgres.store import PgPaperStore
 
 
+# A candidate's current whole-paper vector, read with its sentence vectors (model as the parameter).
+_WHOLE_JOIN = (
+    "LEFT JOIN paper_whole w ON w.paper_id = {alias}.paper_id AND w.text_hash = {alias}.text_hash AND w.model = %s"
+)
+
+
 class PgVectorIndex:
     """:class:`retrieval.storage.protocol.VectorIndex` in PostgreSQL (search runs in the database)."""
 
@@ -35,7 +41,8 @@ class PgVectorIndex:
         self._sentences: int | None = None
         # Candidates' (paper vector, sentence vectors), shared by the threads of one question (the
         # dense search and the lexical half fill it; the scores read it) and dropped on any write.
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # The third part is the whole-paper vector (None without one).
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
         self._cache_lock = threading.Lock()
 
     # -- keeping in line: nothing to build, only caches to drop ---------------------------
@@ -98,22 +105,25 @@ class PgVectorIndex:
             args = (scope.collection,)
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT paper_id, -(embedding <#> %s), sentences FROM paper_vectors{hide}"
-                " ORDER BY embedding <#> %s LIMIT %s",
-                (vec, *args, vec, min(int(k), EF_SEARCH)),
+                "SELECT s.paper_id, s.score, s.sentences, w.vector FROM (SELECT paper_id, text_hash,"
+                f" -(embedding <#> %s) AS score, sentences FROM paper_vectors{hide} ORDER BY embedding <#> %s LIMIT %s) s"
+                f" {_WHOLE_JOIN.format(alias='s')} ORDER BY s.score DESC",
+                (vec, *args, vec, min(int(k), EF_SEARCH), self.model),
                 binary=True,
             ).fetchall()
-        self._keep([(r[0], r[2]) for r in rows])
+        self._keep([(r[0], r[2], r[3]) for r in rows])
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def prefetch(self, paper_ids: Sequence[int]) -> None:
         """Read these papers' vectors now (the lexical half does, beside the dense search)."""
         self._fetch(paper_ids)
 
-    def _keep(self, rows: Sequence[tuple[int, bytes]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Parse (paper id, float16 sentences) rows into the cache; returns them parsed."""
+    def _keep(
+        self, rows: Sequence[tuple[int, bytes, bytes | None]]
+    ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """Parse (paper id, float16 sentences, float16 whole vector or None) rows into the cache; returns them."""
         rows = [r for r in rows if len(r[1])]
-        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
         if rows:
             # One conversion for every candidate's sentences (per-row numpy calls cost more than the query).
             # The paper vector is their normalized mean, as stored: computed here, not read twice.
@@ -122,15 +132,16 @@ class PgVectorIndex:
             sentences = sentences.astype(np.float32)
             means = paper_vectors(sentences, counts)
             starts = np.cumsum(counts) - counts
-            for (paper_id, _), start, count, mean in zip(rows, starts, counts, means, strict=True):
-                out[int(paper_id)] = (mean, sentences[start : start + count])
+            for (paper_id, _, whole), start, count, mean in zip(rows, starts, counts, means, strict=True):
+                vec = np.frombuffer(whole, dtype="<f2").astype(np.float32) if whole else None
+                out[int(paper_id)] = (mean, sentences[start : start + count], vec)
         with self._cache_lock:
             if len(self._cache) + len(out) > CACHE_PAPERS:
                 self._cache = {}
             self._cache.update(out)
         return out
 
-    def _fetch(self, paper_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def _fetch(self, paper_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         """(paper vector, sentence vectors) of these papers (those without vectors left out)."""
         with self._cache_lock:
             cache = self._cache
@@ -139,7 +150,10 @@ class PgVectorIndex:
         if missing:
             with self.pool.connection() as conn:
                 rows = conn.execute(
-                    "SELECT paper_id, sentences FROM paper_vectors WHERE paper_id = ANY(%s)", (missing,), binary=True
+                    f"SELECT v.paper_id, v.sentences, w.vector FROM paper_vectors v {_WHOLE_JOIN.format(alias='v')}"
+                    " WHERE v.paper_id = ANY(%s)",
+                    (self.model, missing),
+                    binary=True,
                 ).fetchall()
             found.update(self._keep(rows))
         return found
@@ -164,6 +178,17 @@ class PgVectorIndex:
             found = rows.get(pid)
             if found is not None and len(found[1]):
                 out[j] = float((found[1] @ q).max())
+        return out
+
+    def whole_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of the query with each paper's whole-paper vector (NaN for papers without one)."""
+        rows = self._fetch(paper_ids)
+        q = np.asarray(query, dtype=np.float32)
+        out = np.full(len(paper_ids), np.nan, dtype=np.float32)
+        for j, pid in enumerate(paper_ids):
+            found = rows.get(pid)
+            if found is not None and found[2] is not None:
+                out[j] = float(found[2] @ q)
         return out
 
     def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:

@@ -293,6 +293,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX thread_context_expires ON thread_context (expires_at);
     """,
+    # v7: each paper's whole-paper vector ("title. abstract" encoded as one text; see whole.py), by
+    # model, current while its text hash is the paper's; older libraries are backfilled on open.
+    """
+    CREATE TABLE paper_whole (
+        paper_id BIGINT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BYTEA NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

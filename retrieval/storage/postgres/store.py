@@ -24,6 +24,7 @@ from retrieval.storage.postgres.lexical import PRUNE_FROM, PgLexicalSearch
 from retrieval.storage.postgres.rows import COLUMNS, row_to_paper
 from retrieval.storage.postgres.schema import LOCK_INGEST
 from retrieval.storage.postgres.vectors import PgVectorTable, bump_version
+from retrieval.storage.postgres.whole import PgWholeTable
 from retrieval.storage.rules import stored_record, visible_sql
 from retrieval.text import normalize_title, text_hash, title_slug
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = 5.0
 
 
-class PgPaperStore(PgCollections, PgLexicalSearch, PgVectorTable):
+class PgPaperStore(PgCollections, PgLexicalSearch, PgVectorTable, PgWholeTable):
     """:class:`retrieval.storage.protocol.PaperStore` over a connection pool."""
 
     def __init__(self, pool: ConnectionPool, prune_from: int = PRUNE_FROM) -> None:

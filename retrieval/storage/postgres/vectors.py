@@ -26,6 +26,7 @@ from retrieval.models import Paper, UpsertReport
 from retrieval.storage.errors import MissingVectors
 from retrieval.storage.postgres.rows import row_to_paper
 from retrieval.storage.postgres.schema import LOCK_INGEST, LOCK_MIGRATE, vector_table_sql
+from retrieval.storage.postgres.whole import write_whole
 from retrieval.storage.rules import stored_record
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,13 @@ class PgVectorTable:
         return out
 
     def upsert_with_vectors(
-        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+        self,
+        papers: Sequence[Paper],
+        model: str,
+        vectors: Mapping[str, np.ndarray],
+        whole: Mapping[str, np.ndarray] | None = None,
     ) -> UpsertReport:
-        """Upsert papers and their sentence vectors in one transaction; MissingVectors rolls it all back."""
+        """Upsert papers and their sentence (and whole-paper) vectors in one transaction; MissingVectors rolls it back."""
         report = UpsertReport()
         with self.pool.connection() as conn, conn.transaction():
             # One writer at a time: two processes importing the same paper must not both insert it.
@@ -161,6 +166,8 @@ class PgVectorTable:
                     missing.add(stored_hash)
                     continue
                 self._write_vectors(conn, paper_id, stored_hash, vecs)
+                if whole and stored_hash in whole:
+                    write_whole(conn, paper_id, model, stored_hash, whole[stored_hash])
             if missing:
                 raise MissingVectors(missing)
             bump_version(conn)
@@ -225,6 +232,7 @@ class PgVectorTable:
         """Forget every stored vector (forces re-embedding); rows removed."""
         with self.pool.connection() as conn, conn.transaction():
             removed = conn.execute("DELETE FROM paper_vectors").rowcount
+            conn.execute("DELETE FROM paper_whole WHERE model = %s", (model,))
             bump_version(conn)
         return int(removed)
 

@@ -114,6 +114,11 @@ class SqliteVectorIndex:
         self.data_version = -1
         # Which positions each scope may not see (a FAISS id selector per collection).
         self.filter = ScopeFilter()
+        # Whole-paper vectors ("title. abstract" as one text) by paper id: read from the store, not
+        # kept in the index files (a 384-float16 row per paper; 5,000 papers read in a few ms).
+        self._whole: dict[int, np.ndarray] = {}
+        # The same, as rows by index position (NaN rows for papers without one): one product per question.
+        self._whole_mat = np.zeros((0, dimension), np.float32)
         self._set(self._empty())
 
     # -- opening -------------------------------------------------------------------------
@@ -236,6 +241,13 @@ class SqliteVectorIndex:
                 self._extend(store, missing)
                 self.fingerprint = corpus_fingerprint(pairs, [int(i) for i in self._a.paper_ids])
                 self._try_save()
+            if reset:
+                self._whole = {}
+            lacking = [int(i) for i in self._a.paper_ids if int(i) not in self._whole]
+            if lacking:
+                self._whole.update(store.whole_vectors(self.model, lacking))
+            if lacking or reset or len(self._whole_mat) != self.size:
+                self._whole_matrix()
             self.marker = marker
             self.data_version = store.data_version()
             self.filter.place(store.owners(), self.position, self.size)
@@ -440,6 +452,23 @@ class SqliteVectorIndex:
         if rows:
             idx, pos = zip(*rows, strict=True)
             out[list(idx)] = self._a.doc_vecs[list(pos)] @ query
+        return out
+
+    def _whole_matrix(self) -> None:
+        mat = np.full((self.size, self.dimension), np.nan, np.float32)
+        for pos, pid in enumerate(self._a.paper_ids.tolist()):
+            vec = self._whole.get(pid)
+            if vec is not None:
+                mat[pos] = vec
+        self._whole_mat = mat
+
+    def whole_scores(self, query: np.ndarray, paper_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of the query with each paper's whole-paper vector (NaN for papers without one)."""
+        out = np.full(len(paper_ids), np.nan, dtype=np.float32)
+        rows = [(j, self.position[p]) for j, p in enumerate(paper_ids) if p in self.position]
+        if rows and len(self._whole_mat) == self.size:
+            idx, pos = zip(*rows, strict=True)
+            out[list(idx)] = self._whole_mat[list(pos)] @ np.asarray(query, dtype=np.float32)
         return out
 
     def sentence_scores(self, query: np.ndarray, paper_id: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from retrieval.storage.sqlite.db import Database
 from retrieval.storage.sqlite.lexical import PRUNE_FROM, SqliteLexicalSearch
 from retrieval.storage.sqlite.rows import COLUMNS, row_to_paper
 from retrieval.storage.sqlite.vectors import SqliteVectorTable
+from retrieval.storage.sqlite.whole import SqliteWholeTable
 from retrieval.text import normalize_title, text_hash, title_slug
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def corpus_fingerprint(pairs: dict[int, str], ids: Iterable[int]) -> str:
     return digest.hexdigest()
 
 
-class SqlitePaperStore(SqliteCollections, SqliteLexicalSearch, SqliteVectorTable):
+class SqlitePaperStore(SqliteCollections, SqliteLexicalSearch, SqliteVectorTable, SqliteWholeTable):
     """Papers, the days listings showed them, their sentence vectors, and lexical (FTS5 BM25) search."""
 
     def __init__(self, db: Database, prune_from: int = PRUNE_FROM) -> None:
@@ -224,7 +225,8 @@ class SqlitePaperStore(SqliteCollections, SqliteLexicalSearch, SqliteVectorTable
             ).fetchone()
             # Vectors written for existing papers (a model change, a resumed import) count as a change too.
             vec = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM paper_vectors").fetchone()
-        return int(row[0]), int(row[1]), f"{row[2]}/{vec[0]}"
+            whole = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM paper_whole").fetchone()
+        return int(row[0]), int(row[1]), f"{row[2]}/{vec[0]}/{whole[0]}"
 
     def data_version(self) -> int:
         """SQLite's data_version: changes when another connection (or process) commits; O(1)."""

@@ -80,9 +80,13 @@ class SqliteVectorTable:
         return out
 
     def upsert_with_vectors(
-        self, papers: Sequence[Paper], model: str, vectors: Mapping[str, np.ndarray]
+        self,
+        papers: Sequence[Paper],
+        model: str,
+        vectors: Mapping[str, np.ndarray],
+        whole: Mapping[str, np.ndarray] | None = None,
     ) -> UpsertReport:
-        """Upsert papers and their sentence vectors in one transaction (see the module doc)."""
+        """Upsert papers and their sentence vectors (and whole-paper vectors, by text hash) in one transaction."""
         report = UpsertReport()
         self.clear_term_caches()
         with self.db.transaction() as conn:
@@ -104,6 +108,8 @@ class SqliteVectorTable:
                     missing.add(stored_hash)
                     continue
                 self._write_vectors(conn, paper_id, model, stored_hash, vecs)
+                if whole and stored_hash in whole:
+                    self._write_whole(conn, paper_id, model, stored_hash, whole[stored_hash])  # type: ignore[attr-defined]
             if missing:
                 raise MissingVectors(missing)  # rolls the whole chunk back
         return report
@@ -167,6 +173,7 @@ class SqliteVectorTable:
     def drop_vectors(self, model: str) -> int:
         """Forget every vector of ``model`` (forces re-embedding); rows removed."""
         with self.db.transaction() as conn:
+            conn.execute("DELETE FROM paper_whole WHERE model = ?", (model,))
             return int(conn.execute("DELETE FROM paper_vectors WHERE model = ?", (model,)).rowcount)
 
     def get_meta(self, key: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.query.asks import asked_for, holds
+from retrieval.query.asks import asked_for, holds, states_finding
 from retrieval.text import split_sentences
 
 
@@ -96,3 +96,27 @@ def test_the_answer_quotes_the_sentence_holding_the_asked_fact(library, question
     for quote in answer.quotes:  # still verbatim
         assert quote.text in library.get_paper(answer.sources[0].paper_id).abstract
     assert split_sentences(answer.quotes[0].text)
+
+
+def test_a_yes_no_claim_check_wants_the_sentence_that_states_the_finding():
+    assert asked_for("does overfitting an LLM on a tiny dataset make greedy decoding less repetitive?").claim
+    assert asked_for("Do LoRA and full fine-tuning end up with similar weight matrices?").claim
+    assert not asked_for("how many layers does it have?").claim
+    assert not asked_for("codebook collapse in VQ models, how to fix").claim
+    assert states_finding("We find that hyperfitted models produce less repetitive text.")
+    assert states_finding("Our method consistently outperforms strong baselines on three benchmarks.")
+    assert not states_finding("Large language models often repeat themselves under greedy decoding.")
+
+
+def test_the_finding_sentence_scores_higher_only_when_a_claim_is_checked():
+    from retrieval.query.sentences import score_sentences
+
+    sentences = [
+        "Greedy decoding makes language models repeat themselves.",
+        "We find that hyperfitting reduces repetition.",
+    ]
+    cosines = [0.5, 0.5]
+    terms = ["hyperfitting", "repetition"]
+    claim = score_sentences(sentences, cosines, terms, {}, asked_for("does hyperfitting reduce repetition?"))
+    topic = score_sentences(sentences, cosines, terms, {}, asked_for("hyperfitting and repetition"))
+    assert claim[1] - claim[0] > topic[1] - topic[0]

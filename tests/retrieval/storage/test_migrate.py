@@ -12,6 +12,7 @@ import pytest
 
 from bot.cli import main
 from bot.state import BotState, PostStatus
+from retrieval import ingest
 from retrieval.library import Library
 from retrieval.storage.errors import StorageError
 from retrieval.storage.protocol import DmStatus
@@ -21,6 +22,7 @@ TABLES = {
     "papers": "SELECT id, ext_id, title, abstract, text_hash, authors::text, published FROM papers ORDER BY id",
     "paper_days": "SELECT paper_id, day FROM paper_days ORDER BY 1, 2",
     "paper_vectors": "SELECT paper_id, text_hash, embedding::text, md5(sentences), n_sentences FROM paper_vectors ORDER BY 1",
+    "paper_whole": "SELECT paper_id, model, text_hash, md5(vector) FROM paper_whole ORDER BY 1",
     "guild_settings": "SELECT * FROM guild_settings ORDER BY 1",
     "digest_log": "SELECT * FROM digest_log ORDER BY 1, 2",
     "feedback": "SELECT question, paper_ext_id, user_id, vote FROM feedback ORDER BY 1, 2, 3",
@@ -73,7 +75,10 @@ def test_migrating_twice_copies_everything_once_and_then_changes_nothing(
     first_out = capsys.readouterr().out
     assert "papers: 6 new rows" in first_out and "paper_vectors: 6 new rows" in first_out
     first = snapshot(pg_url)
-    assert [len(first[t]) for t in TABLES] == [6, 6, 6, 2, 1, 1, 1, 3, 1, 1, 2]
+    assert [len(first[t]) for t in TABLES] == [6, 6, 6, 6, 2, 1, 1, 1, 3, 1, 1, 2]
+    assert "paper_whole: 6 new rows" in first_out
+    # Opening the PostgreSQL library (stats below, the library at the end) encodes no whole-paper vector.
+    monkeypatch.setattr(ingest, "embed_whole", lambda *a: pytest.fail("whole-paper vectors encoded again"))
     with psycopg.connect(pg_url) as conn:
         # The vectors arrived whole through the binary COPY: each paper vector is its sentences' mean.
         for embedding, blob in conn.execute("SELECT embedding::text, sentences FROM paper_vectors"):
