@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from retrieval.query.standard import standard_scores
 from retrieval.text import term_set
 
 log = logging.getLogger(__name__)
@@ -56,24 +57,15 @@ class Signals(Protocol):
     terms: list[str]
 
 
-def _standard(values: np.ndarray, valid: np.ndarray | None = None, missing: float = -3.0) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    valid = np.ones(len(values), dtype=bool) if valid is None else valid
-    if valid.sum() < 2:
-        return np.where(valid, 0.0, missing)
-    spread = float(values[valid].std()) or 1.0
-    return np.where(valid, (values - values[valid].mean()) / spread, missing)
-
-
 def candidate_features(sig: Signals, fused: np.ndarray, rows: np.ndarray, titles: Mapping[int, str]) -> np.ndarray:
     """The (len(rows), len(RANK_FEATURES)) features of the candidates at ``rows`` (standard scores over all)."""
     whole = sig.whole if len(sig.whole) == len(sig.ids) else sig.doc
     z = [
-        _standard(sig.doc),
-        _standard(sig.sent),
-        _standard(sig.lex, sig.lex > 0),
-        _standard(sig.cover),
-        _standard(whole),
+        standard_scores(sig.doc),
+        standard_scores(sig.sent),
+        standard_scores(sig.lex, sig.lex > 0),
+        standard_scores(sig.cover),
+        standard_scores(whole),
     ]
     terms = set(sig.terms)
     title = np.array(

@@ -22,6 +22,7 @@ from retrieval.query.asks import asked_for
 from retrieval.query.generic import facet_sentences, generic_facets
 from retrieval.query.ranker import LearnedRanker
 from retrieval.query.sentences import idf, score_sentences
+from retrieval.query.standard import standard_scores
 from retrieval.storage.protocol import PaperStore, VectorIndex
 from retrieval.text import query_terms, split_sentences, strip_framing
 
@@ -33,8 +34,6 @@ LEXICAL_WORKERS = 4
 
 # Score fusion weights of (paper cosine, best-sentence cosine, BM25, term coverage): see fuse_scores.
 DEFAULT_WEIGHTS = (1.0, 1.0, 0.5, 0.5)
-# Where a candidate without the signal (no question word at all) stands, in standard deviations.
-MISSING_Z = -3.0
 
 
 @dataclass
@@ -78,16 +77,6 @@ class Signals:
     whole: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def _standard(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Standard scores over the candidates (invalid ones at :data:`MISSING_Z`)."""
-    values = np.asarray(values, dtype=np.float64)
-    valid = np.ones(len(values), dtype=bool) if valid is None else valid
-    if valid.sum() < 2:
-        return np.where(valid, 0.0, MISSING_Z)
-    spread = float(values[valid].std()) or 1.0
-    return np.where(valid, (values - values[valid].mean()) / spread, MISSING_Z)
-
-
 def fuse_scores(sig: Signals, weights: Sequence[float] | None = None) -> np.ndarray:
     """Weighted sum of each signal's standard score over the candidates; exact title / id matches on top.
 
@@ -97,10 +86,10 @@ def fuse_scores(sig: Signals, weights: Sequence[float] | None = None) -> np.ndar
     """
     w_doc, w_sent, w_lex, w_cover = weights or DEFAULT_WEIGHTS
     fused = (
-        w_doc * _standard(sig.doc)
-        + w_sent * _standard(sig.sent)
-        + w_lex * _standard(sig.lex, sig.lex > 0)
-        + w_cover * _standard(sig.cover)
+        w_doc * standard_scores(sig.doc)
+        + w_sent * standard_scores(sig.sent)
+        + w_lex * standard_scores(sig.lex, sig.lex > 0)
+        + w_cover * standard_scores(sig.cover)
     )
     return fused + np.array([100.0 if i in sig.exact else 0.0 for i in sig.ids.tolist()])
 

@@ -18,8 +18,9 @@ from retrieval.query.abstain import (
 )
 from retrieval.query.asks import asked_for
 from retrieval.query.digest import TOPIC_FLOOR, build_digest, rank_papers
-from retrieval.query.search import MISSING_Z, SearchResult, Signals, fuse_scores
+from retrieval.query.search import SearchResult, Signals, fuse_scores
 from retrieval.query.sentences import idf, score_sentences, sentence_features
+from retrieval.query.standard import MISSING_Z
 
 
 def _signals(doc, sent, lex, cover, exact=()) -> Signals:
